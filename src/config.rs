@@ -1,0 +1,209 @@
+//! Configuration: raw TOML → a validated, compiled [`Config`].
+//!
+//! Validation does no network I/O, so `feedwatch check` can run offline. Nothing
+//! downstream sees a `String` where a URL, duration, schedule or query belongs.
+//! Every error names the file, line and column and the thing at fault.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use url::Url;
+
+use crate::rules::Query;
+use crate::schedule::Schedule;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main config file.
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub feeds: Vec<FeedConfig>,
+    pub rules: Vec<RuleConfig>,
+    pub destinations: Vec<DestinationConfig>,
+}
+
+/// `[daemon]`
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// SQLite state file (already resolved to an absolute path).
+    pub state: PathBuf,
+    /// Default poll interval (`interval`, default 15m).
+    pub interval: Duration,
+    /// `first_poll`, default `seen`.
+    pub first_poll: FirstPoll,
+    /// `max_age`, default 7d.
+    pub max_age: Option<Duration>,
+    /// `concurrency`: global limit of fetches at once, default 16.
+    pub concurrency: usize,
+    /// `per_host`: fetches at once to one host, default 2.
+    pub per_host: usize,
+    /// `timeout`: deadline for one fetch including the body, default 30s.
+    pub fetch_timeout: Duration,
+    /// `max_body`: cap on the decoded body in bytes, default 15 MiB.
+    pub max_body: u64,
+    /// `user_agent`: default User-Agent.
+    pub user_agent: String,
+    /// `max_backoff`: cap on a failing feed's backoff, default 6h.
+    pub max_backoff: Duration,
+    /// `health_notify`: destinations that get "feed failing"/"recovered" notices.
+    pub health_notify: Vec<String>,
+    /// `[daemon.health] failures`, default 5.
+    pub health_failures: u32,
+    /// `flood_limit`, default 50.
+    pub flood_limit: usize,
+    /// `retention`: how long seen keys absent from their feed are kept, default 90d.
+    pub retention: Duration,
+    /// `shutdown_grace`, default 10s.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPoll {
+    /// A feed's first successful poll marks its items seen and sends nothing.
+    Seen,
+    /// A feed's first successful poll alerts on its matching items.
+    Alert,
+}
+
+/// Where a feed is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedSource {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedSource::Http(u) => write!(f, "{u}"),
+            FeedSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// `[[feed]]`
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub name: String,
+    pub source: FeedSource,
+    /// Poll interval (the feed's own, else `daemon.interval`).
+    pub interval: Duration,
+    pub tags: Vec<String>,
+    /// User-Agent for this feed (the feed's own, else the daemon's).
+    pub user_agent: String,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// `stale_after`: a feed that produces nothing new for this long is reported.
+    pub stale_after: Option<Duration>,
+}
+
+/// `[[rule]]`
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub name: String,
+    /// The query as written.
+    pub query_text: String,
+    pub query: Query,
+    /// Names of the feeds this rule applies to (tags already expanded); every feed when absent.
+    pub feeds: Option<Vec<String>>,
+    /// Names of the destinations it notifies (default: every destination except those
+    /// only listed in `health_notify`? no: every destination).
+    pub notify: Vec<String>,
+}
+
+/// `[destination.NAME]`
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    pub name: String,
+    pub kind: DestinationKind,
+    /// `digest`, default `immediate`.
+    pub digest: Schedule,
+    /// `timezone`, default the system's (UTC when unknown).
+    pub timezone: Tz,
+    /// `max_items` per digest, default 100.
+    pub max_items: usize,
+    /// `retry_for`, default 3 days.
+    pub retry_for: Duration,
+    /// `timeout`: outer deadline for one send, default 30s.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum DestinationKind {
+    Stdout,
+    Email(EmailConfig),
+    Webhook(WebhookConfig),
+}
+
+/// A secret read from a file or an environment variable. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    StartTls,
+    Implicit,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailTransport {
+    Smtp {
+        host: String,
+        port: u16,
+        tls: TlsMode,
+        username: Option<String>,
+        password: Option<Secret>,
+    },
+    /// The local MTA; `command` defaults to `sendmail`.
+    Sendmail { command: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub to: Vec<lettre::message::Mailbox>,
+    pub from: lettre::message::Mailbox,
+    pub transport: EmailTransport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    Json,
+    Slack,
+    Discord,
+    Ntfy,
+    Telegram,
+    Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: Url,
+    pub format: WebhookFormat,
+    pub secret: Option<Secret>,
+    /// `template` format: the minijinja template text (from `template` or `template_file`).
+    pub template: Option<String>,
+    /// `content_type` for the template format, default `application/json`.
+    pub content_type: String,
+    /// `telegram` format: `chat_id`.
+    pub chat_id: Option<String>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+}
