@@ -10,6 +10,7 @@
 //! - [`fetch`]: HTTP(S) and file fetching with conditional GET, deadlines and body caps.
 //! - [`parse`]: bytes → encoding decision → feed-rs → normalised [`model::Item`]s.
 //! - [`identity`]: never-random item keys and link normalisation.
+//! - [`html`]: HTML to plain text (tags, block boundaries, entities).
 //! - [`text`]: the text model: HTML to text, entity decoding, case and diacritic folding, words.
 //! - [`rules`]: the watch-rule language (parser, canonical printer) and the one-pass matcher.
 //! - [`store`]: the SQLite state: seen items, feed state, the outbox of matches and digests.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod deliver;
 pub mod digest;
 pub mod fetch;
+pub mod html;
 pub mod identity;
 pub mod model;
 pub mod parse;

@@ -11,5 +11,8 @@ pub enum Schedule {
     Every(Duration),
     /// `daily 08:00`, `weekly mon 08:00` and `cron …`, all kept as a cron pattern
     /// evaluated in the destination's timezone.
-    Cron { text: String, cron: Box<croner::Cron> },
+    Cron {
+        text: String,
+        cron: Box<croner::Cron>,
+    },
 }

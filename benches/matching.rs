@@ -1,0 +1,2 @@
+//! Matching throughput (filled in with the rule language).
+fn main() {}
