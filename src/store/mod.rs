@@ -38,6 +38,7 @@
 //! sent digests (and their outbox rows) after their own retention, and items nothing
 //! refers to any more, then gives the free pages back (`auto_vacuum = INCREMENTAL`).
 
+mod commit;
 mod digests;
 mod error;
 mod feeds;
