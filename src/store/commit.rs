@@ -83,7 +83,9 @@ pub(super) fn commit_poll(
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut index: HashMap<(i64, &str), usize> = HashMap::new();
     for (i, entries) in &c.matches {
-        let Some(id) = new_ids[*i] else { continue };
+        let Some(id) = new_ids.get(*i).copied().flatten() else {
+            continue;
+        };
         for e in entries {
             let g = *index
                 .entry((id, e.destination.as_str()))
@@ -108,7 +110,7 @@ pub(super) fn commit_poll(
         )?;
         // The item may have been stored, unmatched, by another feed: give it a snippet.
         tx.prepare_cached("UPDATE items SET summary = ?2 WHERE id = ?1 AND summary = ''")
-            .and_then(|mut s| s.execute(params![id, snippet(&c.items[*i])]))
+            .and_then(|mut s| s.execute(params![id, c.items.get(*i).map(snippet)]))
             .map_err(sql(path, "storing an item snippet"))?;
     }
     if summary.new_items > 0 {
