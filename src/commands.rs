@@ -295,3 +295,68 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
     }
     EXIT_OK
 }
+
+/// `feedwatch import-opml FILE`
+pub fn import_opml(file: &Path) -> u8 {
+    let text = match std::fs::read(file) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("feedwatch: cannot read {}: {e}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    match crate::discover::import_opml(&text) {
+        Ok(feeds) => {
+            print!("{}", crate::discover::to_toml(&feeds));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {}: {e}", file.display());
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// `feedwatch discover URL`
+pub async fn discover(page: &str) -> u8 {
+    let fetcher = match one_shot_fetcher() {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let src = match parse_source(page) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let req = FetchRequest { source: &src, etag: None, last_modified: None, user_agent: crate::USER_AGENT, headers: &[] };
+    let fetched = match fetcher.fetch(req).await {
+        Ok(FetchOutcome::Modified(f)) => f,
+        Ok(FetchOutcome::NotModified { .. }) => {
+            eprintln!("feedwatch: {page}: unexpected 304 Not Modified");
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {page}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let base = fetched
+        .final_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .or_else(|| url::Url::parse(page).ok());
+    let Some(base) = base else {
+        eprintln!("feedwatch: {page}: cannot resolve links without a base URL");
+        return EXIT_BAD_INPUT;
+    };
+    let html = String::from_utf8_lossy(&fetched.body);
+    let feeds = crate::discover::discover_links(&html, &base);
+    if feeds.is_empty() {
+        eprintln!("feedwatch: {page}: the page links no feeds with <link rel=\"alternate\">");
+        return EXIT_NO_MATCH;
+    }
+    print!("{}", crate::discover::to_toml(&feeds));
+    EXIT_OK
+}

@@ -20,7 +20,9 @@
 
 pub mod config;
 pub mod deliver;
+pub mod daemon;
 pub mod digest;
+pub mod discover;
 pub mod fetch;
 pub mod html;
 pub mod commands;

@@ -79,6 +79,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print `[[feed]]` tables for the feeds of an OPML export.
+    ImportOpml { file: PathBuf },
+    /// Find the feeds an HTML page links with <link rel="alternate"> and print `[[feed]]` tables.
+    Discover { url: String },
 }
 
 fn main() -> ExitCode {
@@ -102,6 +106,8 @@ fn main() -> ExitCode {
             Command::TestDestination { name, config } => commands::test_destination(config.as_deref(), &name).await,
             Command::Status { config, json } => commands::status(config.as_deref(), json),
             Command::Retry { name, config } => commands::retry(config.as_deref(), &name),
+            Command::ImportOpml { file } => commands::import_opml(&file),
+            Command::Discover { url } => commands::discover(&url).await,
         }
     });
     ExitCode::from(code)

@@ -45,7 +45,7 @@ impl StoreHandle {
             f(&mut guard)
         })
         .await
-        .unwrap_or_else(|e| Err(StoreError::Internal(format!("store task failed: {e}"))))
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     }
 }
 
@@ -288,16 +288,14 @@ impl Engine {
         let first_poll = !state.as_ref().is_some_and(|s| s.polled_ok);
         let first_poll_seen = first_poll && self.config.daemon.first_poll == FirstPoll::Seen;
         let name = feed.name.clone();
-        let (items, unseen) = {
-            let items = Arc::new(items);
-            let it = items.clone();
-            let unseen = self
-                .store
-                .call(move |s| s.unseen(&name, &it))
-                .await
-                .map_err(|e| e.to_string())?;
-            (items, unseen)
-        };
+        let (items, unseen) = self
+            .store
+            .call(move |s| {
+                let unseen = s.unseen(&name, &items)?;
+                Ok((items, unseen))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
 
         let mut matches = Vec::new();
         let mut match_count = 0;
@@ -326,15 +324,15 @@ impl Engine {
         );
         let commit = PollCommit {
             feed: feed.name.clone(),
-            url: feed.source.to_string(),
             now,
             etag: fetched.etag,
             last_modified: fetched.last_modified,
-            http_status: Some(fetched.status),
+            http_status: matches!(feed.source, FeedSource::Http(_)).then_some(fetched.status),
             next_poll,
-            items: items.clone(),
+            items,
             matches,
         };
+        let item_count = commit.items.len();
         let summary = self
             .store
             .call(move |s| s.commit_poll(&commit))
@@ -342,7 +340,7 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let _ = match_count;
         Ok(FeedOutcome::Polled {
-            items: items.len(),
+            items: item_count,
             new_items,
             matches: summary.new_matches,
             first_poll_seen,

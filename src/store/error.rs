@@ -57,6 +57,8 @@ pub enum StoreError {
     UnknownDigest { path: PathBuf, id: String },
     #[error("state database {}: invalid request: {what}", path.display())]
     Invalid { path: PathBuf, what: String },
+    #[error("state database task failed: {0}")]
+    Task(String),
     #[error("state database {}: {context}: {source}", path.display())]
     Sqlite {
         path: PathBuf,
