@@ -59,6 +59,13 @@ pub fn html_to_text(s: &str) -> String {
     out.finish()
 }
 
+/// Collapses whitespace runs to single spaces and trims, for text that is already plain.
+pub fn collapse_whitespace(s: &str) -> String {
+    let mut out = TextSink::with_capacity(s.len());
+    out.push_text(s);
+    out.finish()
+}
+
 /// Collects text while collapsing whitespace; a space is only written once a later
 /// non-space character proves it is not trailing.
 struct TextSink {
