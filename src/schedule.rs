@@ -29,8 +29,7 @@ pub enum Schedule {
     },
 }
 
-const FORMS: &str =
-    "\"immediate\", \"every 30m\", \"hourly\", \"daily 08:00\", \"weekly mon 08:00\" or \"cron 0 8 * * 1-5\"";
+const FORMS: &str = "\"immediate\", \"every 30m\", \"hourly\", \"daily 08:00\", \"weekly mon 08:00\" or \"cron 0 8 * * 1-5\"";
 
 const DAYS: [(&str, &str, u8); 7] = [
     ("mon", "monday", 1),
@@ -93,9 +92,16 @@ impl Schedule {
                 let (short, _, num) = DAYS
                     .iter()
                     .find(|(s, l, _)| day == s || day == l)
-                    .ok_or_else(|| format!("invalid weekday `{day}`: write mon, tue, wed, thu, fri, sat or sun"))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "invalid weekday `{day}`: write mon, tue, wed, thu, fri, sat or sun"
+                        )
+                    })?;
                 let (h, m) = parse_time(t)?;
-                cron(format!("weekly {short} {h:02}:{m:02}"), &format!("{m} {h} * * {num}"))
+                cron(
+                    format!("weekly {short} {h:02}:{m:02}"),
+                    &format!("{m} {h} * * {num}"),
+                )
             }
             ["cron", ..] => {
                 let fields = words[1..].join(" ");
@@ -103,8 +109,13 @@ impl Schedule {
             }
             [] => Err(format!("empty digest schedule: expected {FORMS}")),
             [first, ..] => {
-                let hint = crate::config::did_you_mean(first, ["immediate", "every", "hourly", "daily", "weekly", "cron"]);
-                Err(format!("unknown digest schedule `{text}`{hint}: expected {FORMS}"))
+                let hint = crate::config::did_you_mean(
+                    first,
+                    ["immediate", "every", "hourly", "daily", "weekly", "cron"],
+                );
+                Err(format!(
+                    "unknown digest schedule `{text}`{hint}: expected {FORMS}"
+                ))
             }
         }
     }

@@ -66,7 +66,8 @@ impl DaemonConfig {
 pub(crate) fn default_state(env: &Env<'_>) -> Result<PathBuf, String> {
     let var = |k: &str| (env.var)(k).filter(|v| !v.is_empty());
     // systemd passes a colon-separated list when several StateDirectory= are set.
-    if let Some(dir) = var("STATE_DIRECTORY").and_then(|v| v.split(':').next().map(str::to_string)) {
+    if let Some(dir) = var("STATE_DIRECTORY").and_then(|v| v.split(':').next().map(str::to_string))
+    {
         return Ok(Path::new(&dir).join("feedwatch.db"));
     }
     // The XDG spec says relative values are invalid and must be ignored.
@@ -127,7 +128,11 @@ pub(crate) fn read_daemon(
     if let Some(d) = t.duration(diag, "interval", SECOND) {
         c.interval = d;
     }
-    if let Some(fp) = t.choice(diag, "first_poll", &[("seen", FirstPoll::Seen), ("alert", FirstPoll::Alert)]) {
+    if let Some(fp) = t.choice(
+        diag,
+        "first_poll",
+        &[("seen", FirstPoll::Seen), ("alert", FirstPoll::Alert)],
+    ) {
         c.first_poll = fp;
     }
     if let Some(s) = t.duration_text(diag, "max_age") {
@@ -152,7 +157,9 @@ pub(crate) fn read_daemon(
     }
     if let Some(v) = t.value("max_body") {
         let size = match v.get_ref() {
-            DeValue::Integer(_) => t.integer(diag, "max_body", 1, i64::MAX).and_then(|n| u64::try_from(n).ok()),
+            DeValue::Integer(_) => t
+                .integer(diag, "max_body", 1, i64::MAX)
+                .and_then(|n| u64::try_from(n).ok()),
             DeValue::String(s) => match parse_size(s) {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -162,13 +169,17 @@ pub(crate) fn read_daemon(
             },
             other => {
                 let found = super::error::with_article(other.type_str());
-                let msg = format!("expected a number of bytes or a size string such as \"15MiB\", found {found}");
+                let msg = format!(
+                    "expected a number of bytes or a size string such as \"15MiB\", found {found}"
+                );
                 t.key_error(diag, "max_body", &v.span(), &msg);
                 None
             }
         };
         match size {
-            Some(n) if n < 1024 => t.key_error(diag, "max_body", &v.span(), "must be at least 1KiB"),
+            Some(n) if n < 1024 => {
+                t.key_error(diag, "max_body", &v.span(), "must be at least 1KiB")
+            }
             Some(n) => c.max_body = n,
             None => {}
         }

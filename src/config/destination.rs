@@ -14,7 +14,14 @@ use super::webhook::{WEBHOOK_KEYS, read_webhook};
 use super::{DestinationConfig, DestinationKind, EmailConfig, EmailTransport, Env, TlsMode};
 use crate::schedule::Schedule;
 
-pub(crate) const COMMON_KEYS: &[&str] = &["type", "digest", "timezone", "max_items", "retry_for", "timeout"];
+pub(crate) const COMMON_KEYS: &[&str] = &[
+    "type",
+    "digest",
+    "timezone",
+    "max_items",
+    "retry_for",
+    "timeout",
+];
 
 pub(crate) const EMAIL_KEYS: &[&str] = &[
     "to",
@@ -29,7 +36,14 @@ pub(crate) const EMAIL_KEYS: &[&str] = &[
     "password_env",
 ];
 
-const SMTP_ONLY: &[&str] = &["smtp_host", "smtp_port", "tls", "username", "password_file", "password_env"];
+const SMTP_ONLY: &[&str] = &[
+    "smtp_host",
+    "smtp_port",
+    "tls",
+    "username",
+    "password_file",
+    "password_env",
+];
 
 pub(crate) struct DestDraft {
     pub config: DestinationConfig,
@@ -66,9 +80,20 @@ pub(crate) fn read_destination(
         tab.error(diag, &name.span, format!("destination name {e}"));
     }
     let ty = if tab.has("type") {
-        tab.choice(diag, "type", &[("stdout", Type::Stdout), ("email", Type::Email), ("webhook", Type::Webhook)])
+        tab.choice(
+            diag,
+            "type",
+            &[
+                ("stdout", Type::Stdout),
+                ("email", Type::Email),
+                ("webhook", Type::Webhook),
+            ],
+        )
     } else {
-        let msg = format!("{} has no `type`: set it to \"stdout\", \"email\" or \"webhook\"", tab.what);
+        let msg = format!(
+            "{} has no `type`: set it to \"stdout\", \"email\" or \"webhook\"",
+            tab.what
+        );
         tab.error(diag, &tab.span, msg);
         None
     };
@@ -83,7 +108,10 @@ pub(crate) fn read_destination(
             Err(_) => {
                 let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
                 let hint = did_you_mean(&s.value, names);
-                let msg = format!("unknown timezone `{}`{hint} (use an IANA name such as \"Europe/Moscow\" or \"UTC\")", s.value);
+                let msg = format!(
+                    "unknown timezone `{}`{hint} (use an IANA name such as \"Europe/Moscow\" or \"UTC\")",
+                    s.value
+                );
                 tab.key_error(diag, "timezone", &s.span, &msg);
                 Tz::UTC
             }
@@ -135,7 +163,10 @@ fn mailbox(tab: &Tab<'_, '_>, diag: &mut Diag, key: &str, s: &Located) -> Option
     match s.value.parse::<Mailbox>() {
         Ok(m) => Some(m),
         Err(e) => {
-            let msg = format!("`{}` is not a mailbox ({e}); write \"user@example.org\" or \"Name <user@example.org>\"", s.value);
+            let msg = format!(
+                "`{}` is not a mailbox ({e}); write \"user@example.org\" or \"Name <user@example.org>\"",
+                s.value
+            );
             tab.key_error(diag, key, &s.span, &msg);
             None
         }
@@ -150,17 +181,21 @@ fn read_email(tab: &Tab<'_, '_>, env: &Env<'_>, diag: &mut Diag) -> Option<Email
         tab.error(diag, &tab.span, msg);
     }
     if let Some(list) = tab.string_or_strings(diag, "to") {
-        if list.is_empty() {
-            if let Some(span) = tab.key_span("to") {
-                tab.key_error(diag, "to", &span, "must name at least one recipient");
-            }
+        if list.is_empty()
+            && let Some(span) = tab.key_span("to")
+        {
+            tab.key_error(diag, "to", &span, "must name at least one recipient");
         }
-        to = list.iter().filter_map(|s| mailbox(tab, diag, "to", s)).collect();
+        to = list
+            .iter()
+            .filter_map(|s| mailbox(tab, diag, "to", s))
+            .collect();
     }
     let from = tab
         .required_string(diag, "from")
         .and_then(|s| mailbox(tab, diag, "from", &s));
-    let sendmail = tab.choice(diag, "transport", &[("smtp", false), ("sendmail", true)]) == Some(true);
+    let sendmail =
+        tab.choice(diag, "transport", &[("smtp", false), ("sendmail", true)]) == Some(true);
     let transport = if sendmail {
         for key in SMTP_ONLY {
             if let Some(span) = tab.key_span(key) {
@@ -178,7 +213,12 @@ fn read_email(tab: &Tab<'_, '_>, env: &Env<'_>, diag: &mut Diag) -> Option<Email
         Some(EmailTransport::Sendmail { command })
     } else {
         if let Some(span) = tab.key_span("sendmail_command") {
-            tab.key_error(diag, "sendmail_command", &span, "is only used with transport = \"sendmail\"");
+            tab.key_error(
+                diag,
+                "sendmail_command",
+                &span,
+                "is only used with transport = \"sendmail\"",
+            );
         }
         read_smtp(tab, env, diag)
     };
@@ -197,10 +237,23 @@ fn read_smtp(tab: &Tab<'_, '_>, env: &Env<'_>, diag: &mut Diag) -> Option<EmailT
     if let Some(h) = &host
         && (h.value.trim().is_empty() || h.value.contains(char::is_whitespace))
     {
-        tab.key_error(diag, "smtp_host", &h.span, "must be a host name or IP address");
+        tab.key_error(
+            diag,
+            "smtp_host",
+            &h.span,
+            "must be a host name or IP address",
+        );
     }
     let tls = tab
-        .choice(diag, "tls", &[("starttls", TlsMode::StartTls), ("tls", TlsMode::Implicit), ("none", TlsMode::None)])
+        .choice(
+            diag,
+            "tls",
+            &[
+                ("starttls", TlsMode::StartTls),
+                ("tls", TlsMode::Implicit),
+                ("none", TlsMode::None),
+            ],
+        )
         .unwrap_or(TlsMode::StartTls);
     if tls == TlsMode::None
         && let (Some(h), Some(v)) = (&host, tab.value("tls"))
@@ -224,7 +277,12 @@ fn read_smtp(tab: &Tab<'_, '_>, env: &Env<'_>, diag: &mut Diag) -> Option<EmailT
     let password = read_secret(tab, diag, env, "password_file", "password_env");
     let has_password = tab.has("password_file") || tab.has("password_env");
     match (&username, has_password) {
-        (Some(u), false) => tab.key_error(diag, "username", &u.span, "needs `password_file` or `password_env`"),
+        (Some(u), false) => tab.key_error(
+            diag,
+            "username",
+            &u.span,
+            "needs `password_file` or `password_env`",
+        ),
         (None, true) => {
             let msg = format!("{} sets a password but no `username`", tab.what);
             tab.error(diag, &tab.span, msg);

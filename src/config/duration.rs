@@ -27,10 +27,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             'h' => 3_600,
             'd' => 86_400,
             'w' => 604_800,
-            _ => return Err(format!("invalid duration `{text}`: unknown unit `{c}`; {hint}")),
+            _ => {
+                return Err(format!(
+                    "invalid duration `{text}`: unknown unit `{c}`; {hint}"
+                ));
+            }
         };
         if digits.is_empty() {
-            return Err(format!("invalid duration `{text}`: `{c}` has no number before it; {hint}"));
+            return Err(format!(
+                "invalid duration `{text}`: `{c}` has no number before it; {hint}"
+            ));
         }
         let n: u64 = digits
             .parse()
@@ -43,7 +49,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .ok_or_else(|| format!("invalid duration `{text}`: longer than 100 years"))?;
     }
     if !digits.is_empty() {
-        return Err(format!("invalid duration `{text}`: `{digits}` has no unit; {hint}"));
+        return Err(format!(
+            "invalid duration `{text}`: `{digits}` has no unit; {hint}"
+        ));
     }
     Ok(Duration::from_secs(total))
 }
@@ -59,7 +67,13 @@ pub fn format_duration(d: Duration) -> String {
         };
     }
     let mut out = String::new();
-    for (unit, name) in [(604_800, 'w'), (86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+    for (unit, name) in [
+        (604_800, 'w'),
+        (86_400, 'd'),
+        (3_600, 'h'),
+        (60, 'm'),
+        (1, 's'),
+    ] {
         if secs >= unit {
             out.push_str(&(secs / unit).to_string());
             out.push(name);
@@ -90,7 +104,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "kib" => 1 << 10,
         "mib" => 1 << 20,
         "gib" => 1 << 30,
-        other => return Err(format!("invalid size `{text}`: unknown unit `{other}`; {hint}")),
+        other => {
+            return Err(format!(
+                "invalid size `{text}`: unknown unit `{other}`; {hint}"
+            ));
+        }
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("invalid size `{text}`: too large"))
@@ -113,7 +131,11 @@ mod tests {
             ("1H 30M", 5_400),
             ("90m", 5_400),
         ] {
-            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
         }
     }
 

@@ -117,8 +117,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -206,7 +206,10 @@ mod tests {
         };
         assert_eq!(e.to_string(), "f.toml:3:7: bad");
         let f = ConfigError::file_level(Path::new("g.toml"), "missing");
-        assert_eq!(ConfigErrors(vec![e, f]).to_string(), "f.toml:3:7: bad\ng.toml: missing");
+        assert_eq!(
+            ConfigErrors(vec![e, f]).to_string(),
+            "f.toml:3:7: bad\ng.toml: missing"
+        );
         assert_eq!(with_article("integer"), "an integer");
         assert_eq!(with_article("string"), "a string");
     }

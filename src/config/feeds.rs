@@ -56,16 +56,18 @@ pub(crate) fn parse_source(src: &SourceFile, text: &str) -> Result<FeedSource, S
     match Url::parse(text) {
         Ok(url) => match url.scheme() {
             "http" | "https" => Ok(FeedSource::Http(url)),
-            "file" => url
-                .to_file_path()
-                .map(FeedSource::File)
-                .map_err(|()| format!("`{text}` is not a local file URL; write file:///absolute/path or a plain path")),
+            "file" => url.to_file_path().map(FeedSource::File).map_err(|()| {
+                format!(
+                    "`{text}` is not a local file URL; write file:///absolute/path or a plain path"
+                )
+            }),
             scheme => {
-                let hint = if url.cannot_be_a_base() || scheme.contains('.') || scheme == "localhost" {
-                    format!("; did you mean `http://{text}`?")
-                } else {
-                    String::new()
-                };
+                let hint =
+                    if url.cannot_be_a_base() || scheme.contains('.') || scheme == "localhost" {
+                        format!("; did you mean `http://{text}`?")
+                    } else {
+                        String::new()
+                    };
                 Err(format!(
                     "unsupported URL scheme `{scheme}:`{hint} (use http://, https://, file:// or a plain path)"
                 ))
@@ -76,8 +78,11 @@ pub(crate) fn parse_source(src: &SourceFile, text: &str) -> Result<FeedSource, S
     }
 }
 
-pub(crate) fn read_feed(tab: &mut Tab<'_, '_>, daemon: &DaemonConfig, diag: &mut Diag) -> Option<FeedDraft> {
-    tab.check_keys(diag, FEED_KEYS);
+pub(crate) fn read_feed(
+    tab: &mut Tab<'_, '_>,
+    daemon: &DaemonConfig,
+    diag: &mut Diag,
+) -> Option<FeedDraft> {
     let name = tab.required_string(diag, "name");
     if let Some(n) = &name {
         if let Err(e) = check_name(&n.value, false) {
@@ -85,12 +90,15 @@ pub(crate) fn read_feed(tab: &mut Tab<'_, '_>, daemon: &DaemonConfig, diag: &mut
         }
         tab.what = format!("feed `{}`", n.value);
     }
+    tab.check_keys(diag, FEED_KEYS);
     let source = tab.required_string(diag, "url").and_then(|u| {
         parse_source(tab.src, &u.value)
             .map_err(|e| tab.key_error(diag, "url", &u.span, &e))
             .ok()
     });
-    let interval = tab.duration(diag, "interval", SECOND).unwrap_or(daemon.interval);
+    let interval = tab
+        .duration(diag, "interval", SECOND)
+        .unwrap_or(daemon.interval);
     let mut tags = Vec::new();
     for t in tab.strings(diag, "tags").unwrap_or_default() {
         match check_name(&t.value, true) {
@@ -141,7 +149,12 @@ pub(crate) fn read_headers(tab: &Tab<'_, '_>, diag: &mut Diag) -> Vec<(String, S
 
 /// Where in the file the byte `offset` of a string value's *decoded* text lies. Exact
 /// when the literal holds no escapes; otherwise the start of the string.
-fn offset_in_literal(src: &SourceFile, span: &std::ops::Range<usize>, decoded: &str, offset: usize) -> usize {
+fn offset_in_literal(
+    src: &SourceFile,
+    span: &std::ops::Range<usize>,
+    decoded: &str,
+    offset: usize,
+) -> usize {
     let raw = src.text.get(span.clone()).unwrap_or("");
     let (open, close) = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
         (3, 3)
@@ -168,7 +181,6 @@ fn offset_in_literal(src: &SourceFile, span: &std::ops::Range<usize>, decoded: &
 }
 
 pub(crate) fn read_rule(tab: &mut Tab<'_, '_>, diag: &mut Diag) -> Option<RuleDraft> {
-    tab.check_keys(diag, RULE_KEYS);
     let name = tab.required_string(diag, "name");
     if let Some(n) = &name {
         if let Err(e) = check_name(&n.value, true) {
@@ -176,6 +188,7 @@ pub(crate) fn read_rule(tab: &mut Tab<'_, '_>, diag: &mut Diag) -> Option<RuleDr
         }
         tab.what = format!("rule `{}`", n.value);
     }
+    tab.check_keys(diag, RULE_KEYS);
     let query_text = tab.required_string(diag, "query");
     let query = match (&query_text, &name) {
         (Some(q), _) if q.value.trim().is_empty() => {
@@ -210,4 +223,52 @@ pub(crate) fn read_rule(tab: &mut Tab<'_, '_>, diag: &mut Diag) -> Option<RuleDr
         feeds,
         notify,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_offsets_map_into_the_file() {
+        let text = "a = \"x AND (y\"\nb = '''\nfoo OR'''\nc = \"esc\\\"aped\"\n";
+        let src = SourceFile::new("f.toml".into(), text.to_string());
+        let span_of = |needle: &str| {
+            let start = text.find(needle).unwrap_or(0);
+            start..start + needle.len()
+        };
+        // Plain basic string: offset 6 (`(`) is column 12 of line 1.
+        let at = offset_in_literal(&src, &span_of("\"x AND (y\""), "x AND (y", 6);
+        assert_eq!(src.loc(at).to_string(), "f.toml:1:12");
+        // Multi-line literal: the newline after ''' is not part of the value.
+        let at = offset_in_literal(&src, &span_of("'''\nfoo OR'''"), "foo OR", 4);
+        assert_eq!(src.loc(at).to_string(), "f.toml:3:5");
+        // Escapes: the start of the string, as the decoded offset no longer matches.
+        let at = offset_in_literal(&src, &span_of("\"esc\\\"aped\""), "esc\"aped", 5);
+        assert_eq!(src.loc(at).to_string(), "f.toml:4:5");
+    }
+
+    #[test]
+    fn feed_sources() {
+        let src = SourceFile::new("/etc/feedwatch/feedwatch.toml".into(), String::new());
+        let ok = |s: &str| parse_source(&src, s).map(|f| f.to_string());
+        assert_eq!(
+            ok("https://example.org/rss").as_deref(),
+            Ok("https://example.org/rss")
+        );
+        assert_eq!(
+            ok("HTTP://Example.org/rss").as_deref(),
+            Ok("http://example.org/rss")
+        );
+        assert_eq!(ok("file:///srv/a.xml").as_deref(), Ok("/srv/a.xml"));
+        assert_eq!(
+            ok("samples/a.xml").as_deref(),
+            Ok("/etc/feedwatch/samples/a.xml")
+        );
+        assert_eq!(ok("/srv/b.xml").as_deref(), Ok("/srv/b.xml"));
+        assert!(ok("").is_err());
+        assert!(ok("mailto:a@example.org").is_err());
+        let u = Url::parse("https://user:pw@example.org/x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(redact(&u), "https://example.org/x");
+    }
 }

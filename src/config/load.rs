@@ -11,7 +11,7 @@ use super::daemon::{DaemonDraft, read_daemon};
 use super::destination::{DestDraft, read_destination};
 use super::error::{did_you_mean, with_article};
 use super::feeds::{FeedDraft, RuleDraft, read_feed, read_rule};
-use super::read::{Diag, Located, Loc, SourceFile, Tab};
+use super::read::{Diag, Loc, Located, SourceFile, Tab};
 use super::system::system_timezone;
 use super::{Config, ConfigError, ConfigErrors, RuleConfig};
 
@@ -55,11 +55,19 @@ pub fn discover_with(explicit: Option<&Path>, env: &Env<'_>) -> Result<PathBuf, 
         ))
     };
     if let Some(p) = explicit {
-        return if p.is_file() { Ok(p.to_path_buf()) } else { Err(missing(p, "--config")) };
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(missing(p, "--config"))
+        };
     }
     if let Some(v) = (env.var)("FEEDWATCH_CONFIG").filter(|v| !v.is_empty()) {
         let p = PathBuf::from(v);
-        return if p.is_file() { Ok(p) } else { Err(missing(&p, "$FEEDWATCH_CONFIG")) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(missing(&p, "$FEEDWATCH_CONFIG"))
+        };
     }
     let local = env.cwd.join("feedwatch.toml");
     for p in [&local, &env.system_config] {
@@ -100,14 +108,21 @@ struct FileCtx<'e, 'a> {
 
 /// [`load`] with an explicit environment.
 pub fn load_with(path: &Path, env: &Env<'_>) -> Result<Config, ConfigErrors> {
-    let path = if path.is_absolute() { path.to_path_buf() } else { env.cwd.join(path) };
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        env.cwd.join(path)
+    };
     let text = std::fs::read_to_string(&path)
         .map_err(|e| ConfigError::file_level(&path, format!("cannot read config file: {e}")))?;
     let mut diag = Diag::default();
     let mut drafts = Drafts::default();
     let tz_cell = std::cell::OnceCell::new();
     let system_tz = || *tz_cell.get_or_init(|| system_timezone(env));
-    let ctx = FileCtx { env, system_tz: &system_tz };
+    let ctx = FileCtx {
+        env,
+        system_tz: &system_tz,
+    };
     let src = SourceFile::new(path.clone(), text);
     let daemon = read_file(&src, true, &ctx, None, &mut drafts, &mut diag);
     let Some(daemon) = daemon else {
@@ -115,23 +130,37 @@ pub fn load_with(path: &Path, env: &Env<'_>) -> Result<Config, ConfigErrors> {
     };
     let mut seen: HashSet<PathBuf> = HashSet::new();
     seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
+    let mut order = vec![path.clone()];
     for file in expand_includes(&src, &daemon.include, &mut diag) {
         if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
             continue;
         }
+        order.push(file.clone());
         match std::fs::read_to_string(&file) {
             Ok(text) => {
                 let inc = SourceFile::new(file, text);
                 read_file(&inc, false, &ctx, Some(&daemon), &mut drafts, &mut diag);
             }
-            Err(e) => diag
-                .errors
-                .push(ConfigError::file_level(&file, format!("cannot read included file: {e}"))),
+            Err(e) => diag.errors.push(ConfigError::file_level(
+                &file,
+                format!("cannot read included file: {e}"),
+            )),
         }
     }
     let config = cross_check(path, daemon, drafts, &mut diag);
+    // Report in reading order: file by file, top to bottom.
+    diag.errors.sort_by_key(|e| {
+        let file = order
+            .iter()
+            .position(|p| *p == e.file)
+            .unwrap_or(usize::MAX);
+        (file, e.line, e.column)
+    });
     if diag.errors.is_empty() {
-        Ok(Config { warnings: diag.warnings, ..config })
+        Ok(Config {
+            warnings: diag.warnings,
+            ..config
+        })
     } else {
         Err(ConfigErrors(diag.errors))
     }
@@ -150,17 +179,29 @@ fn expand_includes(src: &SourceFile, globs: &[Located], diag: &mut Diag) -> Vec<
         let paths = match glob::glob(&pattern) {
             Ok(p) => p,
             Err(e) => {
-                diag.errors.push(g.loc.error(format!("invalid include pattern `{}`: {e}", g.value)));
+                diag.errors.push(
+                    g.loc
+                        .error(format!("invalid include pattern `{}`: {}", g.value, e.msg)),
+                );
                 continue;
             }
         };
-        let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+        let mut found: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
         found.sort();
         if found.is_empty() {
             if g.value.contains(['*', '?', '[']) {
-                diag.warnings.push(format!("{}: include pattern `{}` matches no files", g.loc, g.value));
+                diag.warnings.push(format!(
+                    "{}: include pattern `{}` matches no files",
+                    g.loc, g.value
+                ));
             } else {
-                diag.errors.push(g.loc.error(format!("included file `{}` not found", g.value)));
+                diag.errors.push(
+                    g.loc
+                        .error(format!("included file `{}` not found", g.value)),
+                );
             }
         }
         out.extend(found);
@@ -187,13 +228,19 @@ fn read_file(
         errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
         let first = &errors[0];
         let at = first.span().unwrap_or(0..0);
-        diag.errors.push(src.error(&at, format!("TOML syntax error: {}", first.message())));
+        diag.errors
+            .push(src.error(&at, format!("TOML syntax error: {}", first.message())));
         drafts.incomplete = true;
         return None;
     }
     let doc = doc.get_ref();
     let allowed = if main { MAIN_KEYS } else { INCLUDE_KEYS };
-    let top = Tab { src, table: doc, span: 0..0, what: "the top level".into() };
+    let top = Tab {
+        src,
+        table: doc,
+        span: 0..0,
+        what: "the top level".into(),
+    };
     for (k, _) in doc.iter() {
         let key = k.get_ref().as_ref();
         if !allowed.contains(&key) {
@@ -214,20 +261,28 @@ fn read_file(
         let t = Tab::new(src, v, format!("[{key}]"));
         if t.is_none() {
             let found = with_article(v.get_ref().type_str());
-            top.error(diag, &v.span(), format!("`{key}` must be a table ([{key}]), found {found}"));
+            top.error(
+                diag,
+                &v.span(),
+                format!("`{key}` must be a table ([{key}]), found {found}"),
+            );
         }
         t
     };
     let draft = if main {
         let d = table_of("daemon", diag);
         let h = table_of("health", diag);
-        Some(read_daemon(d.as_ref(), h.as_ref(), ctx.env, diag, &src.path))
+        Some(read_daemon(
+            d.as_ref(),
+            h.as_ref(),
+            ctx.env,
+            diag,
+            &src.path,
+        ))
     } else {
         None
     };
-    let Some(daemon) = draft.as_ref().or(daemon) else {
-        return None;
-    };
+    let daemon = draft.as_ref().or(daemon)?;
     for (i, t) in array_of_tables(&top, "feed", diag).iter_mut().enumerate() {
         t.what = format!("[[feed]] #{}", i + 1);
         drafts.feeds.extend(read_feed(t, &daemon.config, diag));
@@ -247,10 +302,17 @@ fn read_file(
             };
             let what = format!("[destination.{}]", name.value);
             match Tab::new(src, v, what) {
-                Some(mut t) => drafts.dests.push(read_destination(&mut t, name, ctx.env, ctx.system_tz, diag)),
+                Some(mut t) => {
+                    drafts
+                        .dests
+                        .push(read_destination(&mut t, name, ctx.env, ctx.system_tz, diag))
+                }
                 None => {
                     let found = with_article(v.get_ref().type_str());
-                    let msg = format!("destination `{}` must be a table ([destination.{}]), found {found}", name.value, name.value);
+                    let msg = format!(
+                        "destination `{}` must be a table ([destination.{}]), found {found}",
+                        name.value, name.value
+                    );
                     top.error(diag, &v.span(), msg);
                 }
             }
@@ -266,23 +328,39 @@ fn array_of_tables<'a, 'i>(top: &Tab<'a, 'i>, key: &str, diag: &mut Diag) -> Vec
     };
     let DeValue::Array(items) = v.get_ref() else {
         let found = with_article(v.get_ref().type_str());
-        top.error(diag, &v.span(), format!("`{key}` must be written as [[{key}]] tables, found {found}"));
+        top.error(
+            diag,
+            &v.span(),
+            format!("`{key}` must be written as [[{key}]] tables, found {found}"),
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
     for item in items.iter() {
         match Tab::new(top.src, item, format!("[[{key}]]")) {
             Some(t) => out.push(t),
-            None => top.error(diag, &item.span(), format!("each `{key}` entry must be a table ([[{key}]])")),
+            None => top.error(
+                diag,
+                &item.span(),
+                format!("each `{key}` entry must be a table ([[{key}]])"),
+            ),
         }
     }
     out
 }
 
 /// Reports a name defined twice (at the second definition) and remembers the first.
-fn check_unique(kind: &str, name: &Located, seen: &mut HashMap<String, Loc>, diag: &mut Diag) -> bool {
+fn check_unique(
+    kind: &str,
+    name: &Located,
+    seen: &mut HashMap<String, Loc>,
+    diag: &mut Diag,
+) -> bool {
     if let Some(first) = seen.get(&name.value) {
-        let msg = format!("duplicate {kind} name `{}` (first defined at {first})", name.value);
+        let msg = format!(
+            "duplicate {kind} name `{}` (first defined at {first})",
+            name.value
+        );
         diag.errors.push(name.loc.error(msg));
         return false;
     }
@@ -311,7 +389,10 @@ fn cross_check(path: PathBuf, daemon: DaemonDraft, drafts: Drafts, diag: &mut Di
     let dest_ref = |d: &Located, what: &str, diag: &mut Diag| {
         if check_refs && !dest_names.contains(&d.value.as_str()) {
             let hint = did_you_mean(&d.value, dest_names.iter().copied());
-            diag.errors.push(d.loc.error(format!("{what} names unknown destination `{}`{hint}", d.value)));
+            diag.errors.push(d.loc.error(format!(
+                "{what} names unknown destination `{}`{hint}",
+                d.value
+            )));
         }
     };
     for d in &daemon.health_notify {
@@ -328,16 +409,34 @@ fn cross_check(path: PathBuf, daemon: DaemonDraft, drafts: Drafts, diag: &mut Di
             let mut out: Vec<String> = Vec::new();
             for entry in list {
                 let matched: Vec<&str> = match entry.value.strip_prefix("tag:") {
-                    Some(tag) => feeds.iter().filter(|f| f.tags.iter().any(|t| t == tag)).map(|f| f.name.as_str()).collect(),
-                    None => feed_names.iter().copied().filter(|n| *n == entry.value).collect(),
+                    Some(tag) => feeds
+                        .iter()
+                        .filter(|f| f.tags.iter().any(|t| t == tag))
+                        .map(|f| f.name.as_str())
+                        .collect(),
+                    None => feed_names
+                        .iter()
+                        .copied()
+                        .filter(|n| *n == entry.value)
+                        .collect(),
                 };
                 if matched.is_empty() && check_refs {
                     let msg = match entry.value.strip_prefix("tag:") {
                         Some(tag) => {
-                            let tags: Vec<&str> = feeds.iter().flat_map(|f| f.tags.iter().map(String::as_str)).collect();
-                            format!("{what} names tag `{tag}`, which no feed has{}", did_you_mean(tag, tags))
+                            let tags: Vec<&str> = feeds
+                                .iter()
+                                .flat_map(|f| f.tags.iter().map(String::as_str))
+                                .collect();
+                            format!(
+                                "{what} names tag `{tag}`, which no feed has{}",
+                                did_you_mean(tag, tags)
+                            )
                         }
-                        None => format!("{what} names unknown feed `{}`{}", entry.value, did_you_mean(&entry.value, feed_names.iter().copied())),
+                        None => format!(
+                            "{what} names unknown feed `{}`{}",
+                            entry.value,
+                            did_you_mean(&entry.value, feed_names.iter().copied())
+                        ),
                     };
                     diag.errors.push(entry.loc.error(msg));
                 }
@@ -359,7 +458,13 @@ fn cross_check(path: PathBuf, daemon: DaemonDraft, drafts: Drafts, diag: &mut Di
             None => dest_names.iter().map(|s| s.to_string()).collect(),
         };
         if let Some(query) = r.query {
-            rules.push(RuleConfig { name: r.name.value, query_text: r.query_text, query, feeds: feeds_of, notify });
+            rules.push(RuleConfig {
+                name: r.name.value,
+                query_text: r.query_text,
+                query,
+                feeds: feeds_of,
+                notify,
+            });
         }
     }
     if !rules.is_empty() && dests.is_empty() {
@@ -368,5 +473,12 @@ fn cross_check(path: PathBuf, daemon: DaemonDraft, drafts: Drafts, diag: &mut Di
             path.display()
         ));
     }
-    Config { path, daemon: daemon.config, feeds, rules, destinations: dests, warnings: Vec::new() }
+    Config {
+        path,
+        daemon: daemon.config,
+        feeds,
+        rules,
+        destinations: dests,
+        warnings: Vec::new(),
+    }
 }

@@ -22,8 +22,8 @@ mod webhook;
 mod tests;
 
 pub use duration::{format_duration, parse_duration, parse_size};
-pub use error::{ConfigError, ConfigErrors};
 pub(crate) use error::did_you_mean;
+pub use error::{ConfigError, ConfigErrors};
 pub use load::{Env, discover, discover_with, load, load_with};
 
 use std::path::PathBuf;

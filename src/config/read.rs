@@ -111,7 +111,11 @@ pub(crate) struct Tab<'a, 'i> {
 }
 
 impl<'a, 'i> Tab<'a, 'i> {
-    pub(crate) fn new(src: &'a SourceFile, value: &'a Val<'i>, what: impl Into<String>) -> Option<Self> {
+    pub(crate) fn new(
+        src: &'a SourceFile,
+        value: &'a Val<'i>,
+        what: impl Into<String>,
+    ) -> Option<Self> {
         match value.get_ref() {
             DeValue::Table(table) => Some(Tab {
                 src,
@@ -163,7 +167,12 @@ impl<'a, 'i> Tab<'a, 'i> {
 
     fn wrong_type(&self, diag: &mut Diag, key: &str, v: &Val<'i>, expected: &str) {
         let found = with_article(v.get_ref().type_str());
-        self.key_error(diag, key, &v.span(), &format!("expected {expected}, found {found}"));
+        self.key_error(
+            diag,
+            key,
+            &v.span(),
+            &format!("expected {expected}, found {found}"),
+        );
     }
 
     pub(crate) fn string(&self, diag: &mut Diag, key: &str) -> Option<Located> {
@@ -216,7 +225,12 @@ impl<'a, 'i> Tab<'a, 'i> {
     pub(crate) fn duration_text(&self, diag: &mut Diag, key: &str) -> Option<Located> {
         let v = self.value(key)?;
         if !matches!(v.get_ref(), DeValue::String(_)) {
-            self.wrong_type(diag, key, v, "a duration string such as \"30s\", \"5m\" or \"1h30m\"");
+            self.wrong_type(
+                diag,
+                key,
+                v,
+                "a duration string such as \"30s\", \"5m\" or \"1h30m\"",
+            );
             return None;
         }
         self.string(diag, key)
@@ -287,7 +301,12 @@ impl<'a, 'i> Tab<'a, 'i> {
     pub(crate) fn string_map(&self, diag: &mut Diag, key: &str) -> Option<Vec<(Located, Located)>> {
         let v = self.value(key)?;
         let DeValue::Table(t) = v.get_ref() else {
-            self.wrong_type(diag, key, v, "a table of strings, e.g. { X-Token = \"abc\" }");
+            self.wrong_type(
+                diag,
+                key,
+                v,
+                "a table of strings, e.g. { X-Token = \"abc\" }",
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -348,10 +367,14 @@ pub(crate) fn check_name(name: &str, colon_allowed: bool) -> Result<(), String> 
         return Err("must not be empty".into());
     }
     if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{name}` must not contain spaces or control characters"));
+        return Err(format!(
+            "`{name}` must not contain spaces or control characters"
+        ));
     }
     if !colon_allowed && name.contains(':') {
-        return Err(format!("`{name}` must not contain `:` (it would be read as `tag:`)"));
+        return Err(format!(
+            "`{name}` must not contain `:` (it would be read as `tag:`)"
+        ));
     }
     Ok(())
 }
@@ -359,11 +382,17 @@ pub(crate) fn check_name(name: &str, colon_allowed: bool) -> Result<(), String> 
 /// Checks an HTTP header name and value (no CR/LF injection, a valid token name).
 pub(crate) fn check_header(name: &str, value: &str) -> Result<(), String> {
     const TCHAR: &str = "!#$%&'*+-.^_`|~";
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || TCHAR.contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || TCHAR.contains(c))
+    {
         return Err(format!("`{name}` is not a valid HTTP header name"));
     }
     if value.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(format!("the value of header `{name}` contains a line break or control character"));
+        return Err(format!(
+            "the value of header `{name}` contains a line break or control character"
+        ));
     }
     Ok(())
 }

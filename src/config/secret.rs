@@ -39,7 +39,9 @@ fn read_file(path: &Path) -> Result<(String, bool), String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
     if bytes.len() as u64 > MAX_SECRET {
-        return Err(format!("`{shown}` is larger than 64KiB; is it the right file?"));
+        return Err(format!(
+            "`{shown}` is larger than 64KiB; is it the right file?"
+        ));
     }
     let text = String::from_utf8(bytes).map_err(|_| format!("`{shown}` is not UTF-8 text"))?;
     // Editors and `echo` add a final newline that is not part of the secret.
@@ -89,7 +91,13 @@ pub(crate) fn read_secret(
     }
 }
 
-fn from_file(tab: &Tab<'_, '_>, diag: &mut Diag, env: &Env<'_>, key: &str, f: &Located) -> Option<Secret> {
+fn from_file(
+    tab: &Tab<'_, '_>,
+    diag: &mut Diag,
+    env: &Env<'_>,
+    key: &str,
+    f: &Located,
+) -> Option<Secret> {
     if f.value.trim().is_empty() {
         tab.key_error(diag, key, &f.span, "must not be empty");
         return None;
@@ -97,7 +105,11 @@ fn from_file(tab: &Tab<'_, '_>, diag: &mut Diag, env: &Env<'_>, key: &str, f: &L
     let tried = candidates(tab, env, &f.value);
     let Some(path) = tried.iter().find(|p| p.exists()) else {
         let list: Vec<String> = tried.iter().map(|p| format!("`{}`", p.display())).collect();
-        let msg = format!("secret file `{}` not found (looked for {})", f.value, list.join(", "));
+        let msg = format!(
+            "secret file `{}` not found (looked for {})",
+            f.value,
+            list.join(", ")
+        );
         tab.key_error(diag, key, &f.span, &msg);
         return None;
     };

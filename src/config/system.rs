@@ -24,7 +24,11 @@ pub(crate) fn timezone_from(
     tz_var
         .and_then(tz_from_text)
         .or_else(|| etc_timezone.and_then(tz_from_text))
-        .or_else(|| localtime_target.and_then(|p| p.to_str()).and_then(tz_from_text))
+        .or_else(|| {
+            localtime_target
+                .and_then(|p| p.to_str())
+                .and_then(tz_from_text)
+        })
         .unwrap_or(Tz::UTC)
 }
 
@@ -47,9 +51,18 @@ mod tests {
     fn timezone_sources_in_order() {
         let berlin = Some("Europe/Berlin");
         let link = Path::new("/usr/share/zoneinfo/Asia/Bishkek");
-        assert_eq!(timezone_from(berlin, Some("Europe/Moscow"), Some(link)), Tz::Europe__Berlin);
-        assert_eq!(timezone_from(Some(":Europe/Berlin"), None, None), Tz::Europe__Berlin);
-        assert_eq!(timezone_from(Some("bogus"), Some("Europe/Moscow\n"), None), Tz::Europe__Moscow);
+        assert_eq!(
+            timezone_from(berlin, Some("Europe/Moscow"), Some(link)),
+            Tz::Europe__Berlin
+        );
+        assert_eq!(
+            timezone_from(Some(":Europe/Berlin"), None, None),
+            Tz::Europe__Berlin
+        );
+        assert_eq!(
+            timezone_from(Some("bogus"), Some("Europe/Moscow\n"), None),
+            Tz::Europe__Moscow
+        );
         assert_eq!(timezone_from(None, None, Some(link)), Tz::Asia__Bishkek);
         assert_eq!(timezone_from(None, Some(""), None), Tz::UTC);
     }

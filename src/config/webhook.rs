@@ -46,12 +46,17 @@ fn read_url(tab: &Tab<'_, '_>, diag: &mut Diag) -> Option<Url> {
 fn read_template(tab: &Tab<'_, '_>, diag: &mut Diag) -> Option<String> {
     let inline = tab.string(diag, "template");
     let file = tab.string(diag, "template_file");
-    let (text, span) = match (inline, file) {
+    let (text, span, key) = match (inline, file) {
         (Some(_), Some(f)) => {
-            tab.key_error(diag, "template_file", &f.span, "set only one of `template` and `template_file`");
+            tab.key_error(
+                diag,
+                "template_file",
+                &f.span,
+                "set only one of `template` and `template_file`",
+            );
             return None;
         }
-        (Some(t), None) => (t.value, t.span),
+        (Some(t), None) => (t.value, t.span, "template"),
         (None, Some(f)) => {
             let path = tab.src.resolve(&f.value);
             let mut text = String::new();
@@ -62,20 +67,25 @@ fn read_template(tab: &Tab<'_, '_>, diag: &mut Diag) -> Option<String> {
                 tab.key_error(diag, "template_file", &f.span, &msg);
                 return None;
             }
-            (text, f.span)
+            (text, f.span, "template_file")
         }
         (None, None) => {
-            let msg = format!("{} has format = \"template\" but no `template` or `template_file`", tab.what);
+            let msg = format!(
+                "{} has format = \"template\" but no `template` or `template_file`",
+                tab.what
+            );
             tab.error(diag, &tab.span, msg);
             return None;
         }
     };
     let env = minijinja::Environment::new();
     if let Err(e) = env.template_from_str(&text) {
-        let line = e.line().map_or_else(String::new, |l| format!(" (template line {l})"));
+        let line = e
+            .line()
+            .map_or_else(String::new, |l| format!(" (template line {l})"));
         let detail = e.detail().unwrap_or("syntax error");
         let msg = format!("the template does not compile: {detail}{line}");
-        diag.errors.push(tab.src.error(&span, format!("in {}: {msg}", tab.what)));
+        tab.key_error(diag, key, &span, &msg);
         return None;
     }
     Some(text)
@@ -91,13 +101,22 @@ fn read_chat_id(tab: &Tab<'_, '_>, diag: &mut Diag) -> Option<String> {
         DeValue::Integer(i) => Some(i.as_str().to_string()),
         DeValue::String(s) if !s.trim().is_empty() => Some(s.to_string()),
         _ => {
-            tab.key_error(diag, "chat_id", &v.span(), "expected a chat id such as -1001234567890 or \"@channel\"");
+            tab.key_error(
+                diag,
+                "chat_id",
+                &v.span(),
+                "expected a chat id such as -1001234567890 or \"@channel\"",
+            );
             None
         }
     }
 }
 
-pub(crate) fn read_webhook(tab: &Tab<'_, '_>, env: &Env<'_>, diag: &mut Diag) -> Option<WebhookConfig> {
+pub(crate) fn read_webhook(
+    tab: &Tab<'_, '_>,
+    env: &Env<'_>,
+    diag: &mut Diag,
+) -> Option<WebhookConfig> {
     let before = diag.errors.len();
     let url = read_url(tab, diag);
     let format = tab

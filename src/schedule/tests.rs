@@ -59,7 +59,10 @@ fn bad_schedules_say_why() {
 fn immediate_and_every() {
     let t = utc(2025, 1, 1, 12, 0);
     assert_eq!(Schedule::Immediate.next_due(t, Tz::UTC), None);
-    assert_eq!(parsed("every 30m").next_due(t, Tz::UTC), Some(utc(2025, 1, 1, 12, 30)));
+    assert_eq!(
+        parsed("every 30m").next_due(t, Tz::UTC),
+        Some(utc(2025, 1, 1, 12, 30))
+    );
 }
 
 #[test]
@@ -75,21 +78,39 @@ fn next_due_is_strictly_after() {
 fn daily_in_moscow_is_utc_plus_three() {
     let s = parsed("daily 08:00");
     let tz = Tz::Europe__Moscow;
-    assert_eq!(s.next_due(utc(2025, 3, 30, 0, 0), tz), Some(utc(2025, 3, 30, 5, 0)));
+    assert_eq!(
+        s.next_due(utc(2025, 3, 30, 0, 0), tz),
+        Some(utc(2025, 3, 30, 5, 0))
+    );
     // Moscow has had no DST since 2014: same UTC hour in summer and winter.
-    assert_eq!(s.next_due(utc(2025, 7, 1, 6, 0), tz), Some(utc(2025, 7, 2, 5, 0)));
+    assert_eq!(
+        s.next_due(utc(2025, 7, 1, 6, 0), tz),
+        Some(utc(2025, 7, 2, 5, 0))
+    );
 }
 
 #[test]
 fn berlin_summer_and_winter_time() {
     let s = parsed("daily 08:00");
     let tz = Tz::Europe__Berlin;
-    assert_eq!(s.next_due(utc(2025, 1, 15, 0, 0), tz), Some(utc(2025, 1, 15, 7, 0)));
-    assert_eq!(s.next_due(utc(2025, 7, 15, 0, 0), tz), Some(utc(2025, 7, 15, 6, 0)));
+    assert_eq!(
+        s.next_due(utc(2025, 1, 15, 0, 0), tz),
+        Some(utc(2025, 1, 15, 7, 0))
+    );
+    assert_eq!(
+        s.next_due(utc(2025, 7, 15, 0, 0), tz),
+        Some(utc(2025, 7, 15, 6, 0))
+    );
     // Across spring-forward (2025-03-30, 02:00 CET → 03:00 CEST) 08:00 stays 08:00.
-    assert_eq!(s.next_due(utc(2025, 3, 29, 7, 0), tz), Some(utc(2025, 3, 30, 6, 0)));
+    assert_eq!(
+        s.next_due(utc(2025, 3, 29, 7, 0), tz),
+        Some(utc(2025, 3, 30, 6, 0))
+    );
     // Across fall-back (2025-10-26, 03:00 CEST → 02:00 CET).
-    assert_eq!(s.next_due(utc(2025, 10, 25, 6, 0), tz), Some(utc(2025, 10, 26, 7, 0)));
+    assert_eq!(
+        s.next_due(utc(2025, 10, 25, 6, 0), tz),
+        Some(utc(2025, 10, 26, 7, 0))
+    );
 }
 
 #[test]
@@ -100,7 +121,10 @@ fn time_skipped_by_spring_forward_fires_after_the_gap() {
     let first = s.next_due(utc(2025, 3, 29, 23, 0), tz);
     assert_eq!(first, Some(utc(2025, 3, 30, 1, 0)));
     // and the day after at 02:30 CEST again.
-    assert_eq!(s.next_due(utc(2025, 3, 30, 1, 0), tz), Some(utc(2025, 3, 31, 0, 30)));
+    assert_eq!(
+        s.next_due(utc(2025, 3, 30, 1, 0), tz),
+        Some(utc(2025, 3, 31, 0, 30))
+    );
 }
 
 #[test]
@@ -112,8 +136,15 @@ fn time_repeated_by_fall_back_fires_once() {
     let first = s1.next_due(utc(2025, 10, 25, 23, 0), tz);
     assert_eq!(first, Some(utc(2025, 10, 26, 0, 30)), "first 01:30 (BST)");
     let second = first.and_then(|t| s1.next_due(t, tz));
-    assert_eq!(second, Some(utc(2025, 10, 27, 1, 30)), "01:30 GMT the same day is skipped");
-    assert_eq!(s.next_due(utc(2025, 10, 25, 23, 0), tz), Some(utc(2025, 10, 26, 2, 30)));
+    assert_eq!(
+        second,
+        Some(utc(2025, 10, 27, 1, 30)),
+        "01:30 GMT the same day is skipped"
+    );
+    assert_eq!(
+        s.next_due(utc(2025, 10, 25, 23, 0), tz),
+        Some(utc(2025, 10, 26, 2, 30))
+    );
 }
 
 #[test]
@@ -124,7 +155,9 @@ fn hourly_counts_real_hours_through_fall_back() {
     let mut seen = Vec::new();
     for _ in 0..4 {
         let next = s.next_due(t, tz);
-        let Some(next) = next else { panic!("hourly never ends") };
+        let Some(next) = next else {
+            panic!("hourly never ends")
+        };
         seen.push(next);
         t = next;
     }
@@ -137,9 +170,18 @@ fn weekly_and_cron() {
     let tz = Tz::UTC;
     // 2025-06-04 is a Wednesday.
     let wed = utc(2025, 6, 4, 12, 0);
-    assert_eq!(parsed("weekly mon 08:00").next_due(wed, tz), Some(utc(2025, 6, 9, 8, 0)));
-    assert_eq!(parsed("weekly sun 08:00").next_due(wed, tz), Some(utc(2025, 6, 8, 8, 0)));
+    assert_eq!(
+        parsed("weekly mon 08:00").next_due(wed, tz),
+        Some(utc(2025, 6, 9, 8, 0))
+    );
+    assert_eq!(
+        parsed("weekly sun 08:00").next_due(wed, tz),
+        Some(utc(2025, 6, 8, 8, 0))
+    );
     let weekdays = parsed("cron 0 8 * * 1-5");
     // Friday 2025-06-06 after 08:00 → Monday 2025-06-09.
-    assert_eq!(weekdays.next_due(utc(2025, 6, 6, 9, 0), tz), Some(utc(2025, 6, 9, 8, 0)));
+    assert_eq!(
+        weekdays.next_due(utc(2025, 6, 6, 9, 0), tz),
+        Some(utc(2025, 6, 9, 8, 0))
+    );
 }
