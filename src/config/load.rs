@@ -1,90 +1,21 @@
-//! Finding the config file, reading it and its includes, and the checks that span files
-//! (duplicate names, references from rules to feeds, tags and destinations).
+//! Reading the main config file and its includes into drafts, then the cross-file
+//! checks of [`super::crosscheck`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use toml::de::{DeTable, DeValue};
 
+use super::crosscheck::cross_check;
 use super::daemon::{DaemonDraft, read_daemon};
 use super::destination::{DestDraft, read_destination};
+use super::discover::Env;
 use super::error::{did_you_mean, with_article};
 use super::feeds::{FeedDraft, RuleDraft, read_feed, read_rule};
-use super::read::{Diag, Loc, Located, SourceFile, Tab};
+use super::read::{Diag, Located, SourceFile, Tab};
 use super::system::system_timezone;
-use super::{Config, ConfigError, ConfigErrors, RuleConfig};
-
-/// What loading reads from the process: environment variables and the working folder.
-/// Tests pass their own so they never touch (or race on) the real environment.
-pub struct Env<'a> {
-    pub var: &'a dyn Fn(&str) -> Option<String>,
-    /// The folder relative config paths resolve against.
-    pub cwd: PathBuf,
-    /// The last place discovery looks (`/etc/feedwatch/feedwatch.toml`).
-    pub system_config: PathBuf,
-}
-
-fn process_var(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
-impl Env<'static> {
-    /// The real process environment.
-    pub fn from_process() -> Env<'static> {
-        Env {
-            var: &process_var,
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-            system_config: PathBuf::from("/etc/feedwatch/feedwatch.toml"),
-        }
-    }
-}
-
-/// Finds the config file: `explicit` (from `--config`), then `$FEEDWATCH_CONFIG`, then
-/// `./feedwatch.toml`, then `/etc/feedwatch/feedwatch.toml`.
-pub fn discover(explicit: Option<&Path>) -> Result<PathBuf, ConfigErrors> {
-    discover_with(explicit, &Env::from_process())
-}
-
-/// [`discover`] with an explicit environment.
-pub fn discover_with(explicit: Option<&Path>, env: &Env<'_>) -> Result<PathBuf, ConfigErrors> {
-    let missing = |p: &Path, from: &str| {
-        ConfigErrors::from(ConfigError::file_level(
-            p,
-            format!("config file not found (named by {from})"),
-        ))
-    };
-    if let Some(p) = explicit {
-        return if p.is_file() {
-            Ok(p.to_path_buf())
-        } else {
-            Err(missing(p, "--config"))
-        };
-    }
-    if let Some(v) = (env.var)("FEEDWATCH_CONFIG").filter(|v| !v.is_empty()) {
-        let p = PathBuf::from(v);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(missing(&p, "$FEEDWATCH_CONFIG"))
-        };
-    }
-    let local = env.cwd.join("feedwatch.toml");
-    for p in [&local, &env.system_config] {
-        if p.is_file() {
-            return Ok(p.clone());
-        }
-    }
-    Err(ConfigError::file_level(
-        Path::new(""),
-        format!(
-            "no config file found; tried --config (not given), $FEEDWATCH_CONFIG (not set), {}, {}; pass --config PATH",
-            local.display(),
-            env.system_config.display()
-        ),
-    )
-    .into())
-}
+use super::{Config, ConfigError, ConfigErrors};
 
 /// Reads, validates and compiles the config at `path` and every file it includes.
 pub fn load(path: &Path) -> Result<super::Config, ConfigErrors> {
@@ -93,12 +24,12 @@ pub fn load(path: &Path) -> Result<super::Config, ConfigErrors> {
 
 /// Everything read from all files, before the cross-file checks.
 #[derive(Default)]
-struct Drafts {
-    feeds: Vec<FeedDraft>,
-    rules: Vec<RuleDraft>,
-    dests: Vec<DestDraft>,
+pub(crate) struct Drafts {
+    pub feeds: Vec<FeedDraft>,
+    pub rules: Vec<RuleDraft>,
+    pub dests: Vec<DestDraft>,
     /// A file did not parse: references into it cannot be checked.
-    incomplete: bool,
+    pub incomplete: bool,
 }
 
 struct FileCtx<'e, 'a> {
@@ -347,138 +278,4 @@ fn array_of_tables<'a, 'i>(top: &Tab<'a, 'i>, key: &str, diag: &mut Diag) -> Vec
         }
     }
     out
-}
-
-/// Reports a name defined twice (at the second definition) and remembers the first.
-fn check_unique(
-    kind: &str,
-    name: &Located,
-    seen: &mut HashMap<String, Loc>,
-    diag: &mut Diag,
-) -> bool {
-    if let Some(first) = seen.get(&name.value) {
-        let msg = format!(
-            "duplicate {kind} name `{}` (first defined at {first})",
-            name.value
-        );
-        diag.errors.push(name.loc.error(msg));
-        return false;
-    }
-    seen.insert(name.value.clone(), name.loc.clone());
-    true
-}
-
-fn cross_check(path: PathBuf, daemon: DaemonDraft, drafts: Drafts, diag: &mut Diag) -> Config {
-    let mut names = HashMap::new();
-    let feeds: Vec<_> = drafts
-        .feeds
-        .into_iter()
-        .filter(|f| check_unique("feed", &f.name, &mut names, diag))
-        .map(|f| f.config)
-        .collect();
-    let mut names = HashMap::new();
-    let dests: Vec<_> = drafts
-        .dests
-        .into_iter()
-        .filter(|d| check_unique("destination", &d.name, &mut names, diag))
-        .map(|d| d.config)
-        .collect();
-    let dest_names: Vec<&str> = dests.iter().map(|d| d.name.as_str()).collect();
-    let feed_names: Vec<&str> = feeds.iter().map(|f| f.name.as_str()).collect();
-    let check_refs = !drafts.incomplete;
-    let dest_ref = |d: &Located, what: &str, diag: &mut Diag| {
-        if check_refs && !dest_names.contains(&d.value.as_str()) {
-            let hint = did_you_mean(&d.value, dest_names.iter().copied());
-            diag.errors.push(d.loc.error(format!(
-                "{what} names unknown destination `{}`{hint}",
-                d.value
-            )));
-        }
-    };
-    for d in &daemon.health_notify {
-        dest_ref(d, "`health_notify` in [daemon]", diag);
-    }
-    let mut names = HashMap::new();
-    let mut rules = Vec::new();
-    for r in drafts.rules {
-        if !check_unique("rule", &r.name, &mut names, diag) {
-            continue;
-        }
-        let what = format!("rule `{}`", r.name.value);
-        let feeds_of = r.feeds.as_ref().map(|list| {
-            let mut out: Vec<String> = Vec::new();
-            for entry in list {
-                let matched: Vec<&str> = match entry.value.strip_prefix("tag:") {
-                    Some(tag) => feeds
-                        .iter()
-                        .filter(|f| f.tags.iter().any(|t| t == tag))
-                        .map(|f| f.name.as_str())
-                        .collect(),
-                    None => feed_names
-                        .iter()
-                        .copied()
-                        .filter(|n| *n == entry.value)
-                        .collect(),
-                };
-                if matched.is_empty() && check_refs {
-                    let msg = match entry.value.strip_prefix("tag:") {
-                        Some(tag) => {
-                            let tags: Vec<&str> = feeds
-                                .iter()
-                                .flat_map(|f| f.tags.iter().map(String::as_str))
-                                .collect();
-                            format!(
-                                "{what} names tag `{tag}`, which no feed has{}",
-                                did_you_mean(tag, tags)
-                            )
-                        }
-                        None => format!(
-                            "{what} names unknown feed `{}`{}",
-                            entry.value,
-                            did_you_mean(&entry.value, feed_names.iter().copied())
-                        ),
-                    };
-                    diag.errors.push(entry.loc.error(msg));
-                }
-                for m in matched {
-                    if !out.iter().any(|o| o == m) {
-                        out.push(m.to_string());
-                    }
-                }
-            }
-            out
-        });
-        let notify = match &r.notify {
-            Some(list) => {
-                for d in list {
-                    dest_ref(d, &what, diag);
-                }
-                list.iter().map(|d| d.value.clone()).collect()
-            }
-            None => dest_names.iter().map(|s| s.to_string()).collect(),
-        };
-        if let Some(query) = r.query {
-            rules.push(RuleConfig {
-                name: r.name.value,
-                query_text: r.query_text,
-                query,
-                feeds: feeds_of,
-                notify,
-            });
-        }
-    }
-    if !rules.is_empty() && dests.is_empty() {
-        diag.warnings.push(format!(
-            "{}: no [destination.NAME] table: matches are recorded but sent nowhere",
-            path.display()
-        ));
-    }
-    Config {
-        path,
-        daemon: daemon.config,
-        feeds,
-        rules,
-        destinations: dests,
-        warnings: Vec::new(),
-    }
 }

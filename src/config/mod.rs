@@ -7,8 +7,10 @@
 //!
 //! The reference for every key is `docs/configuration.md` and `config/feedwatch.toml`.
 
+mod crosscheck;
 mod daemon;
 mod destination;
+mod discover;
 mod duration;
 mod error;
 mod feeds;
@@ -21,10 +23,11 @@ mod webhook;
 #[cfg(test)]
 mod tests;
 
+pub use discover::{Env, discover, discover_with};
 pub use duration::{format_duration, parse_duration, parse_size};
 pub(crate) use error::did_you_mean;
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{Env, discover, discover_with, load, load_with};
+pub use load::{load, load_with};
 
 use std::path::PathBuf;
 use std::time::Duration;

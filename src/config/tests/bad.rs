@@ -323,9 +323,6 @@ fn each_broken_config_gives_its_error() {
             Ok(_) => vec!["(loaded without error)".to_string()],
             Err(e) => short(&e),
         };
-        if std::env::var_os("SHOW").is_some() {
-            eprintln!("{}", errors.join("\n"));
-        }
         if errors.len() != 1 || !errors[0].starts_with(case.expect) {
             failures.push(format!(
                 "{}:\n  expected {}\n  got      {}",

@@ -3,9 +3,11 @@
 
 mod bad;
 mod discovery;
+mod full;
 mod good;
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{Config, ConfigErrors, Env, load_with};
@@ -69,4 +71,12 @@ pub(super) fn short(errors: &ConfigErrors) -> Vec<String> {
             format!("{name}:{}:{}: {}", e.line, e.column, e.message)
         })
         .collect()
+}
+
+/// Writes a secret file with the given permission bits.
+pub(super) fn write_secret(fx: &Fixture, name: &str, value: &str, mode: u32) -> PathBuf {
+    let p = fx.write(name, value);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod: {e}"));
+    p
 }
