@@ -153,11 +153,12 @@ fn read_file(
     drafts: &mut Drafts,
     diag: &mut Diag,
 ) -> Option<DaemonDraft> {
-    let (doc, mut errors) = DeTable::parse_recoverable(&src.text);
-    if !errors.is_empty() {
-        // Later syntax errors are mostly echoes of the first; report only that one.
-        errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
-        let first = &errors[0];
+    let (doc, errors) = DeTable::parse_recoverable(&src.text);
+    // Later syntax errors are mostly echoes of the first; report only that one.
+    if let Some(first) = errors
+        .iter()
+        .min_by_key(|e| e.span().map_or(0, |s| s.start))
+    {
         let at = first.span().unwrap_or(0..0);
         diag.errors
             .push(src.error(&at, format!("TOML syntax error: {}", first.message())));

@@ -295,6 +295,34 @@ const CASES: &[Case] = &[
         config: "[feed]\nname = \"a\"\n",
         expect: "feedwatch.toml:1:1: `feed` must be written as [[feed]] tables, found a table",
     },
+    Case {
+        what: "key written twice",
+        files: &[],
+        vars: &[],
+        config: "[daemon]\ninterval = \"1m\"\ninterval = \"2m\"\n",
+        expect: "feedwatch.toml:3:1: TOML syntax error: duplicate key",
+    },
+    Case {
+        what: "unknown choice",
+        files: &[],
+        vars: &[],
+        config: "[daemon]\nfirst_poll = \"alerts\"\n",
+        expect: "feedwatch.toml:2:14: `first_poll` in [daemon]: unknown value \"alerts\"; did you mean `alert`? (expected one of \"seen\", \"alert\")",
+    },
+    Case {
+        what: "username without a password",
+        files: &[],
+        vars: &[],
+        config: "[destination.m]\ntype = \"email\"\nto = \"a@example.org\"\nfrom = \"b@example.org\"\nsmtp_host = \"smtp.example.org\"\nusername = \"u\"\n",
+        expect: "feedwatch.toml:6:12: `username` in [destination.m]: needs `password_file` or `password_env`",
+    },
+    Case {
+        what: "empty query",
+        files: &[],
+        vars: &[],
+        config: "[[rule]]\nname = \"r\"\nquery = \"  \"\n",
+        expect: "feedwatch.toml:3:9: `query` in rule `r`: must not be empty",
+    },
 ];
 
 #[test]
