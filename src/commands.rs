@@ -360,3 +360,159 @@ pub async fn discover(page: &str) -> u8 {
     print!("{}", crate::discover::to_toml(&feeds));
     EXIT_OK
 }
+
+#[derive(Serialize)]
+struct StatusReport {
+    config: String,
+    state: String,
+    feeds: Vec<crate::store::FeedStatus>,
+    destinations: Vec<crate::store::DestinationStatus>,
+}
+
+/// `feedwatch status [--json]`: reads the state database (read-only, safe while the
+/// daemon runs). Feeds are listed in config order; feeds not in the config are omitted.
+pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let store = match Store::open_read_only(&cfg.daemon.state) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_STATE;
+        }
+    };
+    let names: Vec<&str> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+    let (feeds, destinations) = match (store.feeds_status(), store.destinations_status(&names)) {
+        (Ok(f), Ok(d)) => (f, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_STATE;
+        }
+    };
+    let feeds: Vec<_> = cfg
+        .feeds
+        .iter()
+        .filter_map(|f| feeds.iter().find(|s| s.name == f.name).cloned())
+        .collect();
+    let report = StatusReport {
+        config: cfg.path.display().to_string(),
+        state: cfg.daemon.state.display().to_string(),
+        feeds,
+        destinations,
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("feedwatch: cannot encode JSON: {e}");
+                return EXIT_STATE;
+            }
+        }
+        return EXIT_OK;
+    }
+    let t = |d: &Option<chrono::DateTime<Utc>>| d.map_or("-".to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+    println!("state: {}", report.state);
+    println!("feeds:");
+    for f in &report.feeds {
+        println!(
+            "  {}: {} | last poll {} | last success {} | HTTP {} | {} seen | {} failures | next {}",
+            f.name,
+            f.health.as_str(),
+            t(&f.last_poll),
+            t(&f.last_success),
+            f.http_status.map_or("-".into(), |s| s.to_string()),
+            f.items_seen,
+            f.failures,
+            t(&f.next_poll)
+        );
+        if let Some(err) = &f.last_error {
+            println!("    last error: {err}");
+        }
+    }
+    let unpolled = cfg.feeds.len() - report.feeds.len();
+    if unpolled > 0 {
+        println!("  ({unpolled} feeds not polled yet)");
+    }
+    println!("destinations:");
+    for d in &report.destinations {
+        println!(
+            "  {}: {} pending matches, {} pending digests | next digest {} | next retry {} | last delivery {}",
+            d.name,
+            d.pending_matches,
+            d.pending_digests,
+            t(&d.next_due),
+            t(&d.next_retry),
+            t(&d.last_delivery)
+        );
+        for f in &d.failed {
+            println!(
+                "    FAILED digest {} ({} attempts): {} (run `feedwatch retry {}` to try again)",
+                f.id,
+                f.attempts,
+                f.error.as_deref().unwrap_or("-"),
+                d.name
+            );
+        }
+    }
+    EXIT_OK
+}
+
+/// `feedwatch retry NAME`
+pub fn retry(explicit: Option<&Path>, name: &str) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !cfg.destinations.iter().any(|d| d.name == name) {
+        let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+        eprintln!("feedwatch: no destination `{name}` in the config (destinations: {})", known.join(", "));
+        return EXIT_BAD_INPUT;
+    }
+    let mut store = match open_store(&cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.retry_failed(name, Utc::now()) {
+        Ok(n) => {
+            println!("{name}: {n} failed digests re-queued; the daemon (or the next `run --once`) sends them");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            EXIT_STATE
+        }
+    }
+}
+
+/// `feedwatch test-destination NAME`: a sample digest, sent once, not recorded.
+pub async fn test_destination(explicit: Option<&Path>, name: &str) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(dest) = cfg.destinations.iter().find(|d| d.name == name) else {
+        let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+        eprintln!("feedwatch: no destination `{name}` in the config (destinations: {})", known.join(", "));
+        return EXIT_BAD_INPUT;
+    };
+    let deliverer = match crate::deliver::Deliverer::new() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let digest = crate::digest::sample_digest(name, Utc::now());
+    match deliverer.deliver(dest, &digest).await {
+        Ok(()) => {
+            println!("{name}: sample digest {} accepted", digest.id);
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {name}: sample digest not delivered: {}", e.message);
+            EXIT_BAD_INPUT
+        }
+    }
+}

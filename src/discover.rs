@@ -63,7 +63,7 @@ pub fn import_opml(xml: &str) -> Result<Vec<FeedEntry>, DiscoverError> {
         let (start, empty) = match &event {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
-            Event::End(e) if e.name().as_ref() == b"outline" => {
+            Event::End(e) if e.name().as_ref() == "outline" => {
                 folders.pop();
                 (None, false)
             }
@@ -71,21 +71,18 @@ pub fn import_opml(xml: &str) -> Result<Vec<FeedEntry>, DiscoverError> {
             _ => (None, false),
         };
         let Some(e) = start else { continue };
-        if e.name().as_ref() != b"outline" {
+        if e.name().as_ref() != "outline" {
             continue;
         }
         let mut xml_url = None;
         let mut title = None;
         let mut text = None;
         for attr in e.attributes().flatten() {
-            let value = attr
-                .unescape_value()
-                .map(|v| v.into_owned())
-                .unwrap_or_else(|_| String::from_utf8_lossy(&attr.value).into_owned());
+            let value = html_escape::decode_html_entities(&attr.value).into_owned();
             match attr.key.as_ref() {
-                b"xmlUrl" | b"xmlurl" => xml_url = Some(value),
-                b"title" => title = Some(value),
-                b"text" => text = Some(value),
+                "xmlUrl" | "xmlurl" => xml_url = Some(value),
+                "title" => title = Some(value),
+                "text" => text = Some(value),
                 _ => {}
             }
         }

@@ -24,6 +24,7 @@ pub mod daemon;
 pub mod digest;
 pub mod discover;
 pub mod fetch;
+pub mod health;
 pub mod html;
 pub mod commands;
 pub mod identity;

@@ -391,6 +391,23 @@ impl Engine {
         futures_util::future::join_all(runs).await.into_iter().flatten().collect()
     }
 
+    /// When the delivery loop should next look: the earliest scheduled digest or retry.
+    pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let names: Vec<String> = self.config.destinations.iter().map(|d| d.name.clone()).collect();
+        self.store
+            .call(move |s| {
+                let mut earliest: Option<DateTime<Utc>> = None;
+                for name in &names {
+                    for at in [s.destination_due(name)?, s.next_retry(name)?].into_iter().flatten() {
+                        earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                    }
+                }
+                Ok(earliest.map(|e| e.max(now)))
+            })
+            .await
+            .unwrap_or(None)
+    }
+
     async fn deliver_destination(
         &self,
         dest: &crate::config::DestinationConfig,

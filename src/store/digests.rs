@@ -124,6 +124,24 @@ impl Store {
             .map_err(sql(&self.path, "reading a digest"))
     }
 
+    /// Queues a digest built elsewhere (a feed-health notice), pending from `now`. Queuing
+    /// the same id twice keeps the first.
+    pub fn enqueue_digest(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write("queuing a notice", |tx, path| {
+            let payload = serde_json::to_string(digest).map_err(|e| StoreError::Invalid {
+                path: path.to_path_buf(),
+                what: format!("notice for {} cannot be serialised: {e}", digest.destination),
+            })?;
+            tx.execute(
+                "INSERT OR IGNORE INTO digests (id, destination, created_at, status, next_attempt, payload)
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+                params![digest.id, digest.destination, ts(digest.created_at), ts(now), payload],
+            )
+            .map_err(sql(path, "queuing a notice"))?;
+            Ok(())
+        })
+    }
+
     /// The destination accepted the digest. Also records the destination's last delivery.
     pub fn mark_sent(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.write("marking a digest sent", |tx, path| {
