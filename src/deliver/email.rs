@@ -7,7 +7,7 @@
 //! message and receivers can drop duplicates.
 
 use std::error::Error as _;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use chrono_tz::Tz;
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -92,12 +92,7 @@ pub fn build_message(cfg: &EmailConfig, digest: &Digest, tz: Tz) -> Result<Messa
         })
 }
 
-pub(crate) async fn send(
-    cfg: &EmailConfig,
-    digest: &Digest,
-    tz: Tz,
-    timeout: Duration,
-) -> Result<(), DeliveryError> {
+pub(crate) async fn send(cfg: &EmailConfig, digest: &Digest, tz: Tz) -> Result<(), DeliveryError> {
     let message =
         build_message(cfg, digest, tz).map_err(|e| DeliveryError::permanent(e.to_string()))?;
     match &cfg.transport {
@@ -128,9 +123,9 @@ pub(crate) async fn send(
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
                     .port(*port)
                     .tls(tls)
-                    // Per-command timeout inside the outer deadline, so a stall surfaces as a
-                    // network timeout when it can.
-                    .timeout(Some(timeout))
+                    // No per-command timeout: the outer deadline bounds the whole attempt,
+                    // and a second, racing timer would only blur the error message.
+                    .timeout(None)
                     .pool_config(PoolConfig::new().min_idle(0).max_size(1));
             if let Some(user) = username {
                 let pass = password

@@ -125,10 +125,8 @@ impl Deliverer {
         let attempt = async {
             match &dest.kind {
                 DestinationKind::Stdout => stdout::deliver(digest, tz).await,
-                DestinationKind::Email(cfg) => email::send(cfg, digest, tz, dest.timeout).await,
-                DestinationKind::Webhook(cfg) => {
-                    webhook::send(&self.http, cfg, digest, tz, dest.timeout).await
-                }
+                DestinationKind::Email(cfg) => email::send(cfg, digest, tz).await,
+                DestinationKind::Webhook(cfg) => webhook::send(&self.http, cfg, digest, tz).await,
             }
         };
         match tokio::time::timeout(dest.timeout, attempt).await {

@@ -197,13 +197,11 @@ pub(crate) async fn send(
     cfg: &WebhookConfig,
     digest: &Digest,
     tz: Tz,
-    timeout: Duration,
 ) -> Result<(), DeliveryError> {
     let req = build_request(cfg, digest, tz, Utc::now())?;
     let host = cfg.url.host_str().unwrap_or("the webhook host").to_string();
     let mut resp = http
         .post(cfg.url.clone())
-        .timeout(timeout)
         .headers(req.headers)
         .body(req.body)
         .send()

@@ -308,11 +308,11 @@ pub fn template(
     };
     env.render_str(source, ctx).map_err(|e| {
         let mut msg = e.to_string();
-        if let Some(detail) = e.detail() {
-            if !msg.contains(detail) {
-                msg.push_str(": ");
-                msg.push_str(detail);
-            }
+        if let Some(detail) = e.detail()
+            && !msg.contains(detail)
+        {
+            msg.push_str(": ");
+            msg.push_str(detail);
         }
         msg
     })
