@@ -3,7 +3,6 @@
 
 mod util;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -16,10 +15,8 @@ use feedwatch::config::{
 use feedwatch::deliver::{Deliverer, DeliveryError, ErrorKind};
 use feedwatch::model::{Digest, DigestItem};
 use feedwatch::schedule::Schedule;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use util::http::{self, HttpReceiver};
-use util::smtp::{self, SmtpSink};
+use util::smtp::{self, SmtpSink, header, parts, split};
 
 const HOSTILE_TITLE: &str = "<script>alert(1)</script> Evil\r\nBcc: x@y";
 
@@ -124,105 +121,6 @@ fn deliverer() -> Deliverer {
 }
 
 const SECS: Duration = Duration::from_secs(10);
-
-// ---- a little MIME, enough to read what lettre sends ----------------------------------
-
-struct Part {
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-/// Splits header section and body; unfolds headers; names lowercased.
-fn split(raw: &str) -> (Vec<(String, String)>, String) {
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = headers.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    (headers, body.to_string())
-}
-
-fn decode_qp(s: &str) -> String {
-    let bytes = s.replace("=\r\n", "").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        if bytes[i] == b'='
-            && let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).expect("QP decodes to UTF-8")
-}
-
-fn decode(body: &str, cte: &str) -> String {
-    let decoded = match cte.to_ascii_lowercase().as_str() {
-        "base64" => String::from_utf8(
-            BASE64
-                .decode(body.split_whitespace().collect::<String>())
-                .unwrap(),
-        )
-        .unwrap(),
-        "quoted-printable" => decode_qp(body),
-        _ => body.to_string(),
-    };
-    decoded.replace("\r\n", "\n")
-}
-
-fn parts(raw: &str) -> (Vec<(String, String)>, Vec<Part>) {
-    let (headers, body) = split(raw);
-    let ct = headers
-        .iter()
-        .find(|(k, _)| k == "content-type")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let boundary = ct
-        .split("boundary=")
-        .nth(1)
-        .expect("multipart boundary")
-        .trim_matches('"')
-        .to_string();
-    let mut out = Vec::new();
-    for chunk in body.split(&format!("--{boundary}")).skip(1) {
-        if chunk.starts_with("--") {
-            break;
-        }
-        let (h, b) = split(chunk.trim_start_matches("\r\n"));
-        let h: HashMap<String, String> = h.into_iter().collect();
-        let b = b.strip_suffix("\r\n").unwrap_or(&b).to_string();
-        let cte = h
-            .get("content-transfer-encoding")
-            .cloned()
-            .unwrap_or_default();
-        out.push(Part {
-            body: decode(&b, &cte),
-            headers: h,
-        });
-    }
-    (headers, out)
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
 
 // ---- email ----------------------------------------------------------------------------
 
@@ -559,23 +457,6 @@ async fn sendmail_transport_hands_the_message_to_the_command() {
 
 // ---- webhooks -------------------------------------------------------------------------
 
-/// Verifies a Standard Webhooks signature the way a receiver would.
-fn verify(secret: &str, req: &http::Recorded) -> bool {
-    let id = req.header("webhook-id").unwrap_or_default();
-    let ts = req.header("webhook-timestamp").unwrap_or_default();
-    let key = BASE64
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{ts}.").as_bytes());
-    mac.update(&req.body);
-    let want = BASE64.encode(mac.finalize().into_bytes());
-    req.header("webhook-signature")
-        .unwrap_or_default()
-        .split(' ')
-        .any(|s| s == format!("v1,{want}"))
-}
-
 #[tokio::test]
 async fn webhook_json_schema_and_signature() {
     let secret = format!(
@@ -607,7 +488,7 @@ async fn webhook_json_schema_and_signature() {
     assert_eq!(req.header("webhook-id").as_deref(), Some("d-hook-1"));
     let ts: i64 = req.header("webhook-timestamp").unwrap().parse().unwrap();
     assert!((Utc::now().timestamp() - ts).abs() < 60);
-    assert!(verify(&secret, req), "signature must verify");
+    assert!(req.signature_valid(&secret), "signature must verify");
 
     let body = req.json();
     let keys: Vec<&str> = body
@@ -671,7 +552,7 @@ async fn webhook_json_schema_and_signature() {
     // Tampering breaks verification.
     let mut tampered = req.clone();
     tampered.body = axum::body::Bytes::from(req.body.iter().rev().copied().collect::<Vec<u8>>());
-    assert!(!verify(&secret, &tampered));
+    assert!(!tampered.signature_valid(&secret));
 }
 
 #[tokio::test]
@@ -730,17 +611,24 @@ async fn webhook_status_classification_against_a_real_server() {
 
 #[tokio::test]
 async fn webhook_id_is_the_digest_id_on_every_send() {
-    let rx = HttpReceiver::start(vec![http::Reply::status(500)]).await;
+    let rx = HttpReceiver::start(vec![http::Reply::status(500), http::Reply::status(500)]).await;
     let dest = webhook_dest(rx.url("/hook"), WebhookFormat::Json, Some("plain-secret"));
     let d = digest("d-same-id");
     let del = deliverer();
-    assert!(del.deliver(&dest, &d).await.unwrap_err().is_transient());
-    del.deliver(&dest, &d).await.expect("second send accepted");
+    for _ in 0..2 {
+        assert!(del.deliver(&dest, &d).await.unwrap_err().is_transient());
+    }
+    del.deliver(&dest, &d).await.expect("third send accepted");
     let reqs = rx.requests();
-    assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[0].header("webhook-id").as_deref(), Some("d-same-id"));
-    assert_eq!(reqs[1].header("webhook-id").as_deref(), Some("d-same-id"));
-    assert_eq!(reqs[0].body, reqs[1].body, "a retry sends the same body");
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs {
+        assert_eq!(r.header("webhook-id").as_deref(), Some("d-same-id"));
+        assert_eq!(r.body, reqs[0].body, "a retry sends the same body");
+        assert!(
+            r.signature_valid("plain-secret"),
+            "a secret without whsec_ is used as raw bytes"
+        );
+    }
 }
 
 #[tokio::test]

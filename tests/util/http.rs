@@ -11,6 +11,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 /// The receiver's answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +68,25 @@ impl Recorded {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     }
+    /// Verifies the Standard Webhooks signature the way a receiver would (the key is the
+    /// base64 after `whsec_`, else the secret's bytes).
+    pub fn signature_valid(&self, secret: &str) -> bool {
+        let id = self.header("webhook-id").unwrap_or_default();
+        let ts = self.header("webhook-timestamp").unwrap_or_default();
+        let key = match secret.strip_prefix("whsec_") {
+            Some(b64) => BASE64.decode(b64).expect("whsec_ secret is base64"),
+            None => secret.as_bytes().to_vec(),
+        };
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC key");
+        mac.update(format!("{id}.{ts}.").as_bytes());
+        mac.update(&self.body);
+        let want = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
+        self.header("webhook-signature")
+            .unwrap_or_default()
+            .split(' ')
+            .any(|s| s == want)
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("request body is JSON")
     }

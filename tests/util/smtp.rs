@@ -3,7 +3,10 @@
 //! script (`451, 451, 250`, `550`, or hang without answering); once the script is used
 //! up every message is accepted with 250.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -238,4 +241,106 @@ impl SmtpSink {
         }
         out
     }
+}
+
+// ---- a little MIME, enough to read what lettre sends ------------------------------
+
+/// One MIME part: headers (names lowercased) and the decoded body with LF line ends.
+pub struct Part {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+/// Splits header section and body; unfolds headers; names lowercased.
+pub fn split(raw: &str) -> (Vec<(String, String)>, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    (headers, body.to_string())
+}
+
+fn decode_qp(s: &str) -> String {
+    let bytes = s.replace("=\r\n", "").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        if bytes[i] == b'='
+            && let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("QP decodes to UTF-8")
+}
+
+fn decode(body: &str, cte: &str) -> String {
+    let decoded = match cte.to_ascii_lowercase().as_str() {
+        "base64" => String::from_utf8(
+            BASE64
+                .decode(body.split_whitespace().collect::<String>())
+                .unwrap(),
+        )
+        .unwrap(),
+        "quoted-printable" => decode_qp(body),
+        _ => body.to_string(),
+    };
+    decoded.replace("\r\n", "\n")
+}
+
+/// The top-level headers and the parts of a multipart message.
+pub fn parts(raw: &str) -> (Vec<(String, String)>, Vec<Part>) {
+    let (headers, body) = split(raw);
+    let ct = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let boundary = ct
+        .split("boundary=")
+        .nth(1)
+        .expect("multipart boundary")
+        .trim_matches('"')
+        .to_string();
+    let mut out = Vec::new();
+    for chunk in body.split(&format!("--{boundary}")).skip(1) {
+        if chunk.starts_with("--") {
+            break;
+        }
+        let (h, b) = split(chunk.trim_start_matches("\r\n"));
+        let h: HashMap<String, String> = h.into_iter().collect();
+        let b = b.strip_suffix("\r\n").unwrap_or(&b).to_string();
+        let cte = h
+            .get("content-transfer-encoding")
+            .cloned()
+            .unwrap_or_default();
+        out.push(Part {
+            body: decode(&b, &cte),
+            headers: h,
+        });
+    }
+    (headers, out)
+}
+
+/// The first header called `name` (lowercase).
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }

@@ -157,3 +157,14 @@ fn template_escapes_for_its_content_type() {
     assert!(err.contains("undefined"), "{err}");
     assert!(template("{% for %}", "text/plain", &d, TZ).is_err());
 }
+
+#[test]
+fn documented_template_example_renders_valid_json() {
+    let source = "{\"text\": {{ subject }}, \"attachments\": [\n{% for item in digest.items %}  {\"title\": {{ item.title }}, \"title_link\": {{ item.link }}}{% if not loop.last %},{% endif %}\n{% endfor %}]}";
+    let mut d = digest(vec![item(1, HOSTILE, "CSTO"), item(2, "second", "CSTO")]);
+    d.items[1].link = None;
+    let out = template(source, "application/json", &d, TZ).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["attachments"][0]["title"], HOSTILE);
+    assert_eq!(v["attachments"][1]["title_link"], serde_json::Value::Null);
+}
