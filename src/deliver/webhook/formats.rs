@@ -257,7 +257,7 @@ fn telegram_item(item: &DigestItem, tz: Tz) -> String {
 pub fn telegram_text(digest: &Digest, tz: Tz) -> String {
     let header = format!("<b>{}</b>\n\n", tg_escape(&subject(digest)));
     let pieces: Vec<String> = digest.items.iter().map(|i| telegram_item(i, tz)).collect();
-    let budget = TELEGRAM_TEXT_CHARS - header.chars().count() - 32;
+    let budget = TELEGRAM_TEXT_CHARS.saturating_sub(header.chars().count() + 32);
     let shown = take_while_fits(&pieces, budget, |p| p.chars().count());
     let mut text = header + &pieces[..shown].concat();
     if shown < pieces.len() {
