@@ -337,7 +337,10 @@ mod tests {
             ("Kyrgyzstan's", &["kyrgyzstan", "s"]),
             ("Russian-Kyrgyz talks", &["russian", "kyrgyz", "talks"]),
             ("«Лавров» — в Бишкеке", &["лавров", "в", "бишкеке"]),
-            ("\"CSTO\" (ОДКБ), 2024-05-01", &["csto", "одкб", "2024", "05", "01"]),
+            (
+                "\"CSTO\" (ОДКБ), 2024-05-01",
+                &["csto", "одкб", "2024", "05", "01"],
+            ),
             ("Japa\u{301}rov said", &["japarov", "said"]),
             ("\u{301}orphan mark", &["orphan", "mark"]),
             ("Садыр Жапаров", &["садыр", "жапаров"]),
@@ -357,7 +360,9 @@ mod tests {
         let surfaces: Vec<&str> = got.iter().map(|(_, s)| s.as_str()).collect();
         assert_eq!(
             surfaces,
-            ["Foreign", "Minister", "LAVROV", "s", "visit", "to", "Japárov"]
+            [
+                "Foreign", "Minister", "LAVROV", "s", "visit", "to", "Japárov"
+            ]
         );
     }
 

@@ -33,7 +33,12 @@ impl Field {
     ];
 
     /// The fields an unscoped term looks at.
-    pub const DEFAULT: [Field; 4] = [Field::Title, Field::Summary, Field::Content, Field::Category];
+    pub const DEFAULT: [Field; 4] = [
+        Field::Title,
+        Field::Summary,
+        Field::Content,
+        Field::Category,
+    ];
 
     /// The name used in queries (`title:`).
     pub fn name(self) -> &'static str {

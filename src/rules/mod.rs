@@ -9,6 +9,7 @@
 use std::fmt;
 
 mod ast;
+mod lexer;
 mod matcher;
 mod parser;
 #[doc(hidden)]
@@ -74,7 +75,7 @@ impl QueryError {
             .chars()
             .map(|c| if c.is_whitespace() { ' ' } else { c })
             .collect();
-        let pad = " ".repeat(parser::column(&self.query, self.offset) - 1);
+        let pad = " ".repeat(lexer::column(&self.query, self.offset) - 1);
         format!("rule `{rule}`: {}\n  {shown}\n  {pad}^\n", self.message)
     }
 }

@@ -1,4 +1,4 @@
-//! Lexer and recursive-descent parser for queries.
+//! Recursive-descent parser for queries.
 //!
 //! Grammar (see docs/rules.md):
 //!
@@ -19,6 +19,7 @@ use regex::RegexBuilder;
 
 use super::QueryError;
 use super::ast::{Field, Node, Pattern, Term};
+use super::lexer::{Tok, Token, column, err, lex};
 use crate::text;
 
 /// Compiled-program limit for one regex; also bounds its lazy DFA cache, which matters
@@ -30,196 +31,6 @@ pub const MAX_NEAR: u32 = 100;
 pub const DEFAULT_NEAR: u32 = 10;
 /// Deepest nesting of parentheses and `NOT`s.
 const MAX_DEPTH: usize = 64;
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok<'a> {
-    LParen,
-    RParen,
-    And,
-    Or,
-    Not,
-    Near(u32),
-    Field(Field),
-    Bare(&'a str),
-    Phrase(&'a str),
-    Regex(&'a str, bool),
-    Eof,
-}
-
-impl Tok<'_> {
-    fn describe(&self) -> String {
-        match self {
-            Tok::LParen => "`(`".into(),
-            Tok::RParen => "`)`".into(),
-            Tok::And => "`AND`".into(),
-            Tok::Or => "`OR`".into(),
-            Tok::Not => "`NOT`".into(),
-            Tok::Near(_) => "`NEAR`".into(),
-            Tok::Field(f) => format!("`{}:`", f.name()),
-            Tok::Bare(w) => format!("`{w}`"),
-            Tok::Phrase(p) => format!("`\"{p}\"`"),
-            Tok::Regex(..) => "a regex".into(),
-            Tok::Eof => "the end of the query".into(),
-        }
-    }
-
-    fn starts_term(&self) -> bool {
-        matches!(
-            self,
-            Tok::LParen | Tok::Not | Tok::Field(_) | Tok::Bare(_) | Tok::Phrase(_) | Tok::Regex(..)
-        )
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Token<'a> {
-    tok: Tok<'a>,
-    offset: usize,
-}
-
-fn err(query: &str, offset: usize, message: impl Into<String>) -> QueryError {
-    QueryError {
-        query: query.to_string(),
-        offset,
-        message: message.into(),
-    }
-}
-
-/// 1-based column of a byte offset, in characters.
-pub(crate) fn column(query: &str, offset: usize) -> usize {
-    query.get(..offset).map_or(0, |s| s.chars().count()) + 1
-}
-
-fn lex(q: &str) -> Result<Vec<Token<'_>>, QueryError> {
-    let mut toks = Vec::new();
-    let mut it = q.char_indices().peekable();
-    while let Some(&(i, c)) = it.peek() {
-        if c.is_whitespace() {
-            it.next();
-            continue;
-        }
-        let (tok, end) = match c {
-            '(' => (Tok::LParen, i + 1),
-            ')' => (Tok::RParen, i + 1),
-            '"' => {
-                let body = i + 1;
-                match q[body..].find('"') {
-                    Some(n) => (Tok::Phrase(&q[body..body + n]), body + n + 1),
-                    None => {
-                        let col = column(q, i);
-                        return Err(err(
-                            q,
-                            q.len(),
-                            format!("unterminated phrase: expected `\"` to close the `\"` at column {col}"),
-                        ));
-                    }
-                }
-            }
-            '/' => lex_regex(q, i)?,
-            _ => lex_bare(q, i)?,
-        };
-        toks.push(Token { tok, offset: i });
-        while it.peek().is_some_and(|&(j, _)| j < end) {
-            it.next();
-        }
-    }
-    toks.push(Token {
-        tok: Tok::Eof,
-        offset: q.len(),
-    });
-    Ok(toks)
-}
-
-fn lex_regex(q: &str, start: usize) -> Result<(Tok<'_>, usize), QueryError> {
-    let body = start + 1;
-    let mut chars = q[body..].char_indices();
-    let mut close = None;
-    while let Some((j, c)) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '/' => {
-                close = Some(body + j);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let Some(close) = close else {
-        let col = column(q, start);
-        return Err(err(
-            q,
-            q.len(),
-            format!("unterminated regex: expected `/` to close the `/` at column {col}"),
-        ));
-    };
-    let flags_start = close + 1;
-    let flags_len = q[flags_start..]
-        .bytes()
-        .take_while(u8::is_ascii_alphabetic)
-        .count();
-    let flags = &q[flags_start..flags_start + flags_len];
-    let ci = match flags {
-        "" => false,
-        "i" => true,
-        _ => {
-            return Err(err(
-                q,
-                flags_start,
-                format!("unknown regex flag `{flags}`: the only flag is `i` (case-insensitive), as in `/csto/i`"),
-            ));
-        }
-    };
-    Ok((Tok::Regex(&q[body..close], ci), flags_start + flags_len))
-}
-
-fn lex_bare(q: &str, start: usize) -> Result<(Tok<'_>, usize), QueryError> {
-    let mut end = q.len();
-    for (j, c) in q[start..].char_indices() {
-        if c.is_whitespace() || matches!(c, '(' | ')' | '"') {
-            end = start + j;
-            break;
-        }
-        if c == ':' {
-            let name = &q[start..start + j];
-            if !name.is_empty() && name.chars().all(char::is_alphabetic) {
-                return match Field::from_name(name) {
-                    Some(f) => Ok((Tok::Field(f), start + j + 1)),
-                    None => {
-                        let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
-                        Err(err(
-                            q,
-                            start,
-                            format!("unknown field `{name}`: fields are {}", names.join(", ")),
-                        ))
-                    }
-                };
-            }
-        }
-    }
-    let text = &q[start..end];
-    let tok = match text {
-        "AND" => Tok::And,
-        "OR" => Tok::Or,
-        "NOT" => Tok::Not,
-        "NEAR" => Tok::Near(DEFAULT_NEAR),
-        _ => match text.strip_prefix("NEAR/") {
-            Some(d) => match d.parse::<u32>() {
-                Ok(n) if n <= MAX_NEAR && d.bytes().all(|b| b.is_ascii_digit()) => Tok::Near(n),
-                _ => {
-                    return Err(err(
-                        q,
-                        start,
-                        format!("bad NEAR distance `{d}`: write a whole number of words from 0 to {MAX_NEAR}, as in `NEAR/5`"),
-                    ));
-                }
-            },
-            None => Tok::Bare(text),
-        },
-    };
-    Ok((tok, end))
-}
 
 struct Parser<'a> {
     q: &'a str,
@@ -244,7 +55,11 @@ pub(crate) fn parse(q: &str) -> Result<Node, QueryError> {
     let t = p.peek().clone();
     if t.tok != Tok::Eof {
         // Only a `)` can stop the top-level `or` early.
-        return Err(err(q, t.offset, "unexpected `)`: there is no `(` for it to close"));
+        return Err(err(
+            q,
+            t.offset,
+            "unexpected `)`: there is no `(` for it to close",
+        ));
     }
     if root.when_nothing_occurs() {
         return Err(err(
@@ -344,12 +159,14 @@ impl<'a> Parser<'a> {
         self.bump();
         let right_at = self.peek().offset;
         let (right, right_plain) = self.parse_primary(scope)?;
-        let operand = |n: Node, plain: bool, at: usize| match n {
+        let operand = |n: Node, plain: bool, at: usize| {
+            match n {
             Node::Term { term, .. } if plain => Ok(term),
             _ => Err(self.err(
                 at,
                 "NEAR needs a word, prefix or phrase on each side; to scope it to a field write `title:(Lavrov NEAR/5 Kyrgyzstan)`",
             )),
+        }
         };
         let left = operand(left, left_plain, left_at)?;
         let right = operand(right, right_plain, right_at)?;
@@ -378,7 +195,11 @@ impl<'a> Parser<'a> {
                 if let Some(outer) = scope {
                     return Err(self.err(
                         t.offset,
-                        format!("field scopes cannot be nested: `{}:` is inside `{}:(…)`", f.name(), outer.name()),
+                        format!(
+                            "field scopes cannot be nested: `{}:` is inside `{}:(…)`",
+                            f.name(),
+                            outer.name()
+                        ),
                     ));
                 }
                 let next = self.bump();
@@ -389,7 +210,11 @@ impl<'a> Parser<'a> {
                     }
                     other => Err(self.err(
                         next.offset,
-                        format!("expected a word, phrase, regex or `(` after `{}:`, found {}", f.name(), other.describe()),
+                        format!(
+                            "expected a word, phrase, regex or `(` after `{}:`, found {}",
+                            f.name(),
+                            other.describe()
+                        ),
                     )),
                 }
             }
@@ -409,7 +234,10 @@ impl<'a> Parser<'a> {
         let t = self.peek().clone();
         if t.tok != Tok::RParen {
             let col = column(self.q, open);
-            return Err(self.err(t.offset, format!("expected `)` to close the `(` at column {col}")));
+            return Err(self.err(
+                t.offset,
+                format!("expected `)` to close the `(` at column {col}"),
+            ));
         }
         self.bump();
         Ok(n)
@@ -462,7 +290,10 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 words_term(text::words(p)).ok_or_else(|| {
-                    self.err(t.offset, "empty phrase: put at least one word between the quotes")
+                    self.err(
+                        t.offset,
+                        "empty phrase: put at least one word between the quotes",
+                    )
                 })?
             }
             Tok::Regex(source, ci) => {
@@ -478,7 +309,10 @@ impl<'a> Parser<'a> {
 
     fn compile_regex(&self, source: &str, ci: bool, at: usize) -> Result<Pattern, QueryError> {
         if source.is_empty() {
-            return Err(self.err(at, "empty regex: put a pattern between the slashes, as in `/Kyrgyz(stan|ia)/`"));
+            return Err(self.err(
+                at,
+                "empty regex: put a pattern between the slashes, as in `/Kyrgyz(stan|ia)/`",
+            ));
         }
         let built = RegexBuilder::new(source)
             .case_insensitive(ci)
@@ -524,10 +358,10 @@ fn push_flat(v: &mut Vec<Node>, n: Node, or: bool) {
 }
 
 fn collapse(mut v: Vec<Node>, make: fn(Vec<Node>) -> Node) -> Node {
-    if v.len() == 1 {
-        if let Some(n) = v.pop() {
-            return n;
-        }
+    if v.len() == 1
+        && let Some(n) = v.pop()
+    {
+        return n;
     }
     make(v)
 }

@@ -63,7 +63,10 @@ fn eval(n: &Node, doc: &Document<'_>) -> bool {
 /// First and last word position of every occurrence of `term` in `ws`.
 fn spans(term: &Term, ws: &[String]) -> Vec<(usize, usize)> {
     match term {
-        Term::Word(w) => (0..ws.len()).filter(|&i| ws[i] == *w).map(|i| (i, i)).collect(),
+        Term::Word(w) => (0..ws.len())
+            .filter(|&i| ws[i] == *w)
+            .map(|i| (i, i))
+            .collect(),
         Term::Prefix(p) => (0..ws.len())
             .filter(|&i| ws[i].starts_with(p.as_str()))
             .map(|i| (i, i))

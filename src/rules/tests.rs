@@ -25,19 +25,33 @@ fn good_queries_print_canonically_and_round_trip() {
         ("title:CSTO", "title:csto"),
         ("title:\"foreign ministers\"", "title:\"foreign ministers\""),
         ("title:(CSTO OR SCO)", "title:csto OR title:sco"),
-        ("title:(CSTO OR SCO) Lavrov", "(title:csto OR title:sco) AND lavrov"),
-        ("author:Ivanov feed:tass link:kremlin category:Politics summary:x content:y",
-         "author:ivanov AND feed:tass AND link:kremlin AND category:politics AND summary:x AND content:y"),
+        (
+            "title:(CSTO OR SCO) Lavrov",
+            "(title:csto OR title:sco) AND lavrov",
+        ),
+        (
+            "author:Ivanov feed:tass link:kremlin category:Politics summary:x content:y",
+            "author:ivanov AND feed:tass AND link:kremlin AND category:politics AND summary:x AND content:y",
+        ),
         ("Lavrov NEAR/5 Kyrgyzstan", "lavrov NEAR/5 kyrgyzstan"),
         ("Lavrov NEAR Kyrgyz*", "lavrov NEAR/10 kyrgyz*"),
-        ("\"foreign minister\" NEAR/0 Lavrov", "\"foreign minister\" NEAR/0 lavrov"),
-        ("title:(Lavrov NEAR/3 Bishkek)", "title:(lavrov NEAR/3 bishkek)"),
+        (
+            "\"foreign minister\" NEAR/0 Lavrov",
+            "\"foreign minister\" NEAR/0 lavrov",
+        ),
+        (
+            "title:(Lavrov NEAR/3 Bishkek)",
+            "title:(lavrov NEAR/3 bishkek)",
+        ),
         ("NOT a NEAR/2 b AND c", "NOT a NEAR/2 b AND c"),
         ("/Kyrgyz(stan|ia)/", "/Kyrgyz(stan|ia)/"),
         ("title:/csto/i", "title:/csto/i"),
         ("/a\\/b/ x", "/a\\/b/ AND x"),
         ("Лавров И Жапаров", "лавров AND и AND жапаров"),
-        ("ОДКБ OR \"Шанхайская организация\"", "одкб OR \"шанхайская организация\""),
+        (
+            "ОДКБ OR \"Шанхайская организация\"",
+            "одкб OR \"шанхайская организация\"",
+        ),
         ("Ёлка", "елка"),
         ("title:\n(a OR\tb)", "title:a OR title:b"),
     ];
@@ -45,7 +59,8 @@ fn good_queries_print_canonically_and_round_trip() {
         let q = Query::parse(input).unwrap_or_else(|e| panic!("{input:?}: {}", e.render("t")));
         let printed = q.to_string();
         assert_eq!(printed, want, "canonical print of {input:?}");
-        let again = Query::parse(&printed).unwrap_or_else(|e| panic!("{printed:?}: {}", e.render("t")));
+        let again =
+            Query::parse(&printed).unwrap_or_else(|e| panic!("{printed:?}: {}", e.render("t")));
         assert_eq!(again, q, "round trip of {input:?}");
     }
 }
@@ -90,13 +105,24 @@ fn bad_queries_explain_what_is_wrong() {
     ];
     let everything = "this rule would match nearly everything: it is true for an item that contains none of its terms; add a term that must occur, as in `CSTO AND NOT sport`";
     let mut cases = cases;
-    for q in ["NOT sport", "NOT a OR b", "a OR NOT b", "NOT (a AND b)", "NOT NOT NOT x", "title:(NOT x)"] {
+    for q in [
+        "NOT sport",
+        "NOT a OR b",
+        "a OR NOT b",
+        "NOT (a AND b)",
+        "NOT NOT NOT x",
+        "title:(NOT x)",
+    ] {
         cases.push((q, format!("{everything}\n  {q}\n  ^")));
     }
     for (input, want) in cases {
         match Query::parse(input) {
             Ok(q) => panic!("{input:?} parsed as {q}"),
-            Err(e) => assert_eq!(e.render("r"), format!("rule `r`: {want}\n"), "error for {input:?}"),
+            Err(e) => assert_eq!(
+                e.render("r"),
+                format!("rule `r`: {want}\n"),
+                "error for {input:?}"
+            ),
         }
     }
 }
@@ -105,10 +131,26 @@ fn bad_queries_explain_what_is_wrong() {
 fn hostile_input_is_an_error_not_a_crash() {
     let deep = "(".repeat(10_000) + "a" + &")".repeat(10_000);
     let e = Query::parse(&deep).err().map(|e| e.message);
-    assert_eq!(e.as_deref(), Some("the query is nested too deeply (more than 64 levels of parentheses and NOT)"));
+    assert_eq!(
+        e.as_deref(),
+        Some("the query is nested too deeply (more than 64 levels of parentheses and NOT)")
+    );
     let nots = "NOT ".repeat(10_000) + "a";
     assert!(Query::parse(&nots).is_err());
-    for q in ["\"", "/", "/\\", "a:", "title:", "title:(", "((", "NEAR", "a NEAR", "NEAR/", "\u{301}", "a OR ( AND )"] {
+    for q in [
+        "\"",
+        "/",
+        "/\\",
+        "a:",
+        "title:",
+        "title:(",
+        "((",
+        "NEAR",
+        "a NEAR",
+        "NEAR/",
+        "\u{301}",
+        "a OR ( AND )",
+    ] {
         assert!(Query::parse(q).is_err(), "{q:?} should not parse");
     }
 }
@@ -120,7 +162,10 @@ fn render_is_character_aware_and_single_line() {
         offset: "Лавров\tAND (".len(),
         message: "m".into(),
     };
-    assert_eq!(e.render("ru"), "rule `ru`: m\n  Лавров AND (\n              ^\n");
+    assert_eq!(
+        e.render("ru"),
+        "rule `ru`: m\n  Лавров AND (\n              ^\n"
+    );
 }
 
 const EN_TITLE: &str = "Lavrov arrives in Bishkek for CSTO talks";
@@ -136,7 +181,11 @@ fn check(doc: &Document<'_>, query: &str) -> Option<Vec<String>> {
     let q = Query::parse(query).unwrap_or_else(|e| panic!("{}", e.render("t")));
     let set = RuleSet::new(&[&q]);
     let got = set.matches(doc, &|_| true);
-    assert_eq!(got.len() == 1, reference::matches(&q, doc), "reference disagrees on {query:?}");
+    assert_eq!(
+        got.len() == 1,
+        reference::matches(&q, doc),
+        "reference disagrees on {query:?}"
+    );
     got.into_iter().next().map(|m| m.matched)
 }
 
@@ -176,22 +225,42 @@ fn evaluation_on_news_texts() {
         (&en, "title:(SCO OR CSTO)", s(&["CSTO"])),
         (&en, "Kyrgyz*", s(&["KYRGYZSTAN", "Kyrgyz"])),
         (&en, "Kyrgyz* AND NOT Uzbek*", s(&["KYRGYZSTAN", "Kyrgyz"])),
-        (&en, "Lavrov NEAR/5 Kyrgyzstan", s(&["Lavrov", "KYRGYZSTAN"])),
+        (
+            &en,
+            "Lavrov NEAR/5 Kyrgyzstan",
+            s(&["Lavrov", "KYRGYZSTAN"]),
+        ),
         (&en, "Lavrov NEAR/1 Kyrgyzstan", None),
-        (&en, "Kyrgyzstan NEAR/2 Lavrov", s(&["Lavrov", "KYRGYZSTAN"])),
-        (&en, "\"Sergei Lavrov\" NEAR/0 arrived", s(&["Sergei Lavrov", "arrived"])),
+        (
+            &en,
+            "Kyrgyzstan NEAR/2 Lavrov",
+            s(&["Lavrov", "KYRGYZSTAN"]),
+        ),
+        (
+            &en,
+            "\"Sergei Lavrov\" NEAR/0 arrived",
+            s(&["Sergei Lavrov", "arrived"]),
+        ),
         (&en, "title:(Lavrov NEAR/5 Kyrgyzstan)", None),
         (&en, "category:\"central asia\"", s(&["Central Asia"])),
         (&en, "\"world central\"", None),
         (&en, "author:petrova", s(&["Petrova"])),
         (&en, "Petrova", None),
-        (&en, "link:kyrgyzstan AND feed:example", s(&["kyrgyzstan", "example"])),
+        (
+            &en,
+            "link:kyrgyzstan AND feed:example",
+            s(&["kyrgyzstan", "example"]),
+        ),
         (&en, "/Kyrgyz(stan|ia)/", s(&["Kyrgyzstan"])),
         (&en, "/KYRGYZ(stan|ia)/i", s(&["KYRGYZSTAN"])),
         (&en, "/Uzbek/ OR Bishkek", s(&["Bishkek"])),
         (&en, "summary:/^Russian/", s(&["Russian"])),
         (&en, "title:/^Russian/", None),
-        (&en, "(Lavrov OR Shoigu) AND NOT (sport OR football)", s(&["Lavrov"])),
+        (
+            &en,
+            "(Lavrov OR Shoigu) AND NOT (sport OR football)",
+            s(&["Lavrov"]),
+        ),
         (&en, "and", None),
         (&ru, "Лавров", s(&["Лавров"])),
         (&ru, "summary:Лавров", s(&["ЛАВРОВ"])),
@@ -199,7 +268,11 @@ fn evaluation_on_news_texts() {
         (&ru, "Лавров AND NOT Жапаров", None),
         (&ru, "Lavrov", None),
         (&ru, "Кирги*", s(&["Киргизию"])),
-        (&ru, "\"министров иностранных дел\"", s(&["министров иностранных дел"])),
+        (
+            &ru,
+            "\"министров иностранных дел\"",
+            s(&["министров иностранных дел"]),
+        ),
         (&ru, "пройдет", s(&["пройдёт"])),
         (&ru, "\"Чолпон Ате\"", s(&["Чолпон-Ате"])),
         (&ru, "ОДКБ NEAR/6 министров", s(&["министров", "ОДКБ"])),
@@ -214,10 +287,17 @@ fn evaluation_on_news_texts() {
 
 #[test]
 fn many_rules_applies_filter_and_reuse() {
-    let queries: Vec<Query> = ["CSTO", "Lavrov AND NOT Kyrgyzstan", "Japarov", "/Bishkek/", "Kyrgyz*", "sport"]
-        .iter()
-        .filter_map(|q| Query::parse(q).ok())
-        .collect();
+    let queries: Vec<Query> = [
+        "CSTO",
+        "Lavrov AND NOT Kyrgyzstan",
+        "Japarov",
+        "/Bishkek/",
+        "Kyrgyz*",
+        "sport",
+    ]
+    .iter()
+    .filter_map(|q| Query::parse(q).ok())
+    .collect();
     let refs: Vec<&Query> = queries.iter().collect();
     let set = RuleSet::new(&refs);
     assert!(set.heap_bytes() > 0);
@@ -227,9 +307,17 @@ fn many_rules_applies_filter_and_reuse() {
         ..Document::default()
     };
     for _ in 0..3 {
-        let got: Vec<usize> = set.matches(&doc, &|_| true).into_iter().map(|m| m.rule).collect();
+        let got: Vec<usize> = set
+            .matches(&doc, &|_| true)
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
         assert_eq!(got, [0, 2, 3, 4]);
-        let odd: Vec<usize> = set.matches(&doc, &|r| r % 2 == 0).into_iter().map(|m| m.rule).collect();
+        let odd: Vec<usize> = set
+            .matches(&doc, &|r| r % 2 == 0)
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
         assert_eq!(odd, [0, 2, 4]);
         let empty = Document::default();
         assert!(set.matches(&empty, &|_| true).is_empty());

@@ -106,7 +106,14 @@ impl Ctx<'_, '_> {
 
     /// Pairs of occurrences of `a` and `b` in one field value with at most `distance`
     /// words between them, either order, not overlapping.
-    fn near_pairs(&self, a: &Operand, b: &Operand, distance: u32, mask: u8, first_only: bool) -> Vec<(Span, Span)> {
+    fn near_pairs(
+        &self,
+        a: &Operand,
+        b: &Operand,
+        distance: u32,
+        mask: u8,
+        first_only: bool,
+    ) -> Vec<(Span, Span)> {
         let sa = self.spans(a, mask, false);
         let sb = self.spans(b, mask, false);
         let mut out = Vec::new();
@@ -149,7 +156,7 @@ impl Ctx<'_, '_> {
     /// form, in document order.
     pub(super) fn matched(&mut self, e: &Expr) -> Vec<String> {
         let mut found = Vec::new();
-        self.collect(e, &mut found);
+        self.collect(e, &mut found, true);
         found.sort_unstable();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -170,8 +177,16 @@ impl Ctx<'_, '_> {
         out
     }
 
-    fn collect(&mut self, e: &Expr, out: &mut Vec<Surface>) {
+    fn collect(&mut self, e: &Expr, out: &mut Vec<Surface>, positive: bool) {
         match e {
+            // What a rule must not contain is never reported as matched.
+            Expr::Not(e) => self.collect(e, out, !positive),
+            Expr::And(v) | Expr::Or(v) => {
+                for e in v.iter() {
+                    self.collect(e, out, positive);
+                }
+            }
+            _ if !positive => {}
             Expr::Term { op, mask } => {
                 for s in self.spans(op, *mask, false) {
                     out.push(self.surface(s));
@@ -209,19 +224,16 @@ impl Ctx<'_, '_> {
                     }
                 }
             }
-            Expr::And(v) | Expr::Or(v) => {
-                for e in v.iter() {
-                    self.collect(e, out);
-                }
-            }
-            // What a rule must not contain is never reported as matched.
-            Expr::Not(_) => {}
         }
     }
 
     fn surface(&self, (slot, first, last): Span) -> Surface {
         let w = &self.sc.words;
-        (slot, w.span(first as usize).start, w.span(last as usize).end)
+        (
+            slot,
+            w.span(first as usize).start,
+            w.span(last as usize).end,
+        )
     }
 }
 

@@ -153,7 +153,11 @@ impl Trie {
     pub(super) fn heap_bytes(&self) -> usize {
         256 * 4
             + self.nodes.capacity() * std::mem::size_of::<TrieNode>()
-            + self.nodes.iter().map(|n| n.children.capacity() * 8).sum::<usize>()
+            + self
+                .nodes
+                .iter()
+                .map(|n| n.children.capacity() * 8)
+                .sum::<usize>()
     }
 }
 

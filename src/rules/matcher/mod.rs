@@ -33,8 +33,16 @@ enum Operand {
 /// A rule compiled against the unit tables. `mask` is the set of fields looked at.
 #[derive(Debug, Clone)]
 enum Expr {
-    Term { op: Operand, mask: u8 },
-    Near { a: Operand, b: Operand, distance: u32, mask: u8 },
+    Term {
+        op: Operand,
+        mask: u8,
+    },
+    Near {
+        a: Operand,
+        b: Operand,
+        distance: u32,
+        mask: u8,
+    },
     Regex(u32),
     And(Box<[Expr]>),
     Or(Box<[Expr]>),
@@ -228,7 +236,11 @@ impl RuleSet {
             rules,
             words: b.words,
             prefixes: b.prefixes,
-            unit_rules: b.unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
+            unit_rules: b
+                .unit_rules
+                .into_iter()
+                .map(Vec::into_boxed_slice)
+                .collect(),
             regex_rules,
             regexes: b.regexes,
             fields: b.fields,
@@ -276,7 +288,12 @@ impl RuleSet {
         }
     }
 
-    fn run(&self, sc: &mut Scratch, doc: &Document<'_>, applies: &dyn Fn(usize) -> bool) -> Vec<RuleMatch> {
+    fn run(
+        &self,
+        sc: &mut Scratch,
+        doc: &Document<'_>,
+        applies: &dyn Fn(usize) -> bool,
+    ) -> Vec<RuleMatch> {
         self.scan(sc, doc);
         for i in 0..sc.touched.len() {
             let u = sc.touched[i];
@@ -297,7 +314,11 @@ impl RuleSet {
             if !applies(r as usize) {
                 continue;
             }
-            let mut cx = eval::Ctx { set: self, sc: &mut *sc, doc };
+            let mut cx = eval::Ctx {
+                set: self,
+                sc: &mut *sc,
+                doc,
+            };
             if cx.eval(expr) {
                 out.push(RuleMatch {
                     rule: r as usize,
@@ -369,8 +390,7 @@ impl RuleSet {
     /// An estimate of the memory held by the compiled set, in bytes. Regexes are
     /// counted at a flat 16 KiB each: their internals are not measurable from outside.
     pub fn heap_bytes(&self) -> usize {
-        let map = self.words.capacity()
-            * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
             + self.words.keys().map(|k| k.len()).sum::<usize>();
         let units = self.unit_rules.len() * (16 + 5)
             + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
@@ -397,11 +417,11 @@ fn expr_bytes(e: &Expr) -> usize {
 impl Scratch {
     fn mark(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, 1u64 << (r % 64));
-        if let Some(word) = self.cand.get_mut(w) {
-            if *word & b == 0 {
-                *word |= b;
-                self.cand_list.push(r);
-            }
+        if let Some(word) = self.cand.get_mut(w)
+            && *word & b == 0
+        {
+            *word |= b;
+            self.cand_list.push(r);
         }
     }
 
