@@ -29,7 +29,10 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config, u8> {
     })?;
     let cfg = config::load(&path).map_err(|e| {
         eprintln!("{e}");
-        eprintln!("feedwatch: {} has errors; nothing was started", path.display());
+        eprintln!(
+            "feedwatch: {} has errors; nothing was started",
+            path.display()
+        );
         EXIT_BAD_INPUT
     })?;
     for w in &cfg.warnings {
@@ -87,7 +90,10 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
     }
     for d in engine.deliver_due(Utc::now(), true).await {
         if let Err(e) = &d.result {
-            println!("{}: digest {} ({} items) not delivered: {e}", d.destination, d.digest, d.items);
+            println!(
+                "{}: digest {} ({} items) not delivered: {e}",
+                d.destination, d.digest, d.items
+            );
         }
     }
     EXIT_OK
@@ -120,12 +126,18 @@ async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, Stri
         user_agent: crate::USER_AGENT,
         headers: &[],
     };
-    match fetcher.fetch(req).await.map_err(|e| format!("{source}: {e}"))? {
+    match fetcher
+        .fetch(req)
+        .await
+        .map_err(|e| format!("{source}: {e}"))?
+    {
         FetchOutcome::Modified(f) => {
             crate::parse::parse_feed(&f.body, f.charset.as_deref(), f.final_url.as_deref())
                 .map_err(|e| format!("{source}: {e}"))
         }
-        FetchOutcome::NotModified { .. } => Err(format!("{source}: the server answered 304 Not Modified to an unconditional request")),
+        FetchOutcome::NotModified { .. } => Err(format!(
+            "{source}: the server answered 304 Not Modified to an unconditional request"
+        )),
     }
 }
 
@@ -180,7 +192,9 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
         let feed_name = feed.title.as_deref().unwrap_or(source);
         for item in &feed.items {
             let doc = Document::from_item(item, feed_name);
-            let Some(m) = set.matches(&doc, &|_| true).into_iter().next() else { continue };
+            let Some(m) = set.matches(&doc, &|_| true).into_iter().next() else {
+                continue;
+            };
             any_match = true;
             if json {
                 let hit = RuleHit {
@@ -234,7 +248,7 @@ struct Inspected<'a> {
 fn inspected(item: &Item) -> Inspected<'_> {
     let mut words = Vec::new();
     for text in [&item.title, &item.summary, &item.content] {
-        words.extend(crate::text::words(text).map(|w| w.folded.to_string()));
+        words.extend(crate::text::words(text));
     }
     Inspected {
         key: &item.key,
@@ -265,7 +279,11 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
         }
     };
     if !json {
-        println!("{}: {} items", feed.title.as_deref().unwrap_or(source), feed.items.len());
+        println!(
+            "{}: {} items",
+            feed.title.as_deref().unwrap_or(source),
+            feed.items.len()
+        );
     }
     for item in &feed.items {
         let view = inspected(item);
@@ -330,7 +348,13 @@ pub async fn discover(page: &str) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    let req = FetchRequest { source: &src, etag: None, last_modified: None, user_agent: crate::USER_AGENT, headers: &[] };
+    let req = FetchRequest {
+        source: &src,
+        etag: None,
+        last_modified: None,
+        user_agent: crate::USER_AGENT,
+        headers: &[],
+    };
     let fetched = match fetcher.fetch(req).await {
         Ok(FetchOutcome::Modified(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {
@@ -412,7 +436,11 @@ pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
         }
         return EXIT_OK;
     }
-    let t = |d: &Option<chrono::DateTime<Utc>>| d.map_or("-".to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+    let t = |d: &Option<chrono::DateTime<Utc>>| {
+        d.map_or("-".to_string(), |d| {
+            d.format("%Y-%m-%d %H:%M:%S").to_string()
+        })
+    };
     println!("state: {}", report.state);
     println!("feeds:");
     for f in &report.feeds {
@@ -467,7 +495,10 @@ pub fn retry(explicit: Option<&Path>, name: &str) -> u8 {
     };
     if !cfg.destinations.iter().any(|d| d.name == name) {
         let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
-        eprintln!("feedwatch: no destination `{name}` in the config (destinations: {})", known.join(", "));
+        eprintln!(
+            "feedwatch: no destination `{name}` in the config (destinations: {})",
+            known.join(", ")
+        );
         return EXIT_BAD_INPUT;
     }
     let mut store = match open_store(&cfg) {
@@ -476,7 +507,9 @@ pub fn retry(explicit: Option<&Path>, name: &str) -> u8 {
     };
     match store.retry_failed(name, Utc::now()) {
         Ok(n) => {
-            println!("{name}: {n} failed digests re-queued; the daemon (or the next `run --once`) sends them");
+            println!(
+                "{name}: {n} failed digests re-queued; the daemon (or the next `run --once`) sends them"
+            );
             EXIT_OK
         }
         Err(e) => {
@@ -494,7 +527,10 @@ pub async fn test_destination(explicit: Option<&Path>, name: &str) -> u8 {
     };
     let Some(dest) = cfg.destinations.iter().find(|d| d.name == name) else {
         let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
-        eprintln!("feedwatch: no destination `{name}` in the config (destinations: {})", known.join(", "));
+        eprintln!(
+            "feedwatch: no destination `{name}` in the config (destinations: {})",
+            known.join(", ")
+        );
         return EXIT_BAD_INPUT;
     };
     let deliverer = match crate::deliver::Deliverer::new() {
@@ -511,7 +547,10 @@ pub async fn test_destination(explicit: Option<&Path>, name: &str) -> u8 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("feedwatch: {name}: sample digest not delivered: {}", e.message);
+            eprintln!(
+                "feedwatch: {name}: sample digest not delivered: {}",
+                e.message
+            );
             EXIT_BAD_INPUT
         }
     }

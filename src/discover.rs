@@ -59,7 +59,9 @@ pub fn import_opml(xml: &str) -> Result<Vec<FeedEntry>, DiscoverError> {
     let mut taken = HashSet::new();
     let mut out = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|e| DiscoverError::Opml(e.to_string()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| DiscoverError::Opml(e.to_string()))?;
         let (start, empty) = match &event {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
@@ -90,7 +92,11 @@ pub fn import_opml(xml: &str) -> Result<Vec<FeedEntry>, DiscoverError> {
         if let Some(url) = xml_url.filter(|u| !u.trim().is_empty()) {
             let name = unique(slug(label.as_deref().unwrap_or(&url)), &mut taken);
             let tags = folders.iter().flatten().map(|f| slug(f)).collect();
-            out.push(FeedEntry { name, url: url.trim().to_string(), tags });
+            out.push(FeedEntry {
+                name,
+                url: url.trim().to_string(),
+                tags,
+            });
             if !empty {
                 folders.push(None);
             }
@@ -121,7 +127,9 @@ pub fn discover_links(html: &str, base: &url::Url) -> Vec<FeedEntry> {
     let mut pos = 0;
     while let Some(i) = lower[pos..].find("<link") {
         let start = pos + i;
-        let Some(end) = lower[start..].find('>').map(|e| start + e) else { break };
+        let Some(end) = lower[start..].find('>').map(|e| start + e) else {
+            break;
+        };
         let tag = &html[start..end];
         pos = end;
         let attr = |name: &str| attribute(tag, name);
@@ -131,13 +139,19 @@ pub fn discover_links(html: &str, base: &url::Url) -> Vec<FeedEntry> {
             continue;
         }
         let Some(href) = attr("href") else { continue };
-        let Ok(url) = base.join(&html_escape::decode_html_entities(&href)) else { continue };
+        let Ok(url) = base.join(&html_escape::decode_html_entities(&href)) else {
+            continue;
+        };
         if !seen_urls.insert(url.to_string()) {
             continue;
         }
         let title = attr("title").map(|t| html_escape::decode_html_entities(&t).into_owned());
         let label = title.unwrap_or_else(|| url.host_str().unwrap_or("feed").to_string());
-        out.push(FeedEntry { name: unique(slug(&label), &mut taken), url: url.to_string(), tags: Vec::new() });
+        out.push(FeedEntry {
+            name: unique(slug(&label), &mut taken),
+            url: url.to_string(),
+            tags: Vec::new(),
+        });
     }
     out
 }
@@ -159,7 +173,10 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
         let raw = tag[value_start..].trim_start();
         let value = match raw.chars().next() {
             Some(q @ ('"' | '\'')) => raw[1..].split(q).next().unwrap_or(""),
-            _ => raw.split(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>').next().unwrap_or(""),
+            _ => raw
+                .split(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
+                .next()
+                .unwrap_or(""),
         };
         return Some(value.to_string());
     }
@@ -192,9 +209,21 @@ mod tests {
         assert_eq!(
             feeds,
             vec![
-                FeedEntry { name: "tass".into(), url: "https://tass.com/rss/v2.xml".into(), tags: vec!["news".into()] },
-                FeedEntry { name: "tass-2".into(), url: "https://tass.ru/rss/v2.xml".into(), tags: vec!["news".into()] },
-                FeedEntry { name: "release-notes-more".into(), url: "https://example.org/releases.atom".into(), tags: vec![] },
+                FeedEntry {
+                    name: "tass".into(),
+                    url: "https://tass.com/rss/v2.xml".into(),
+                    tags: vec!["news".into()]
+                },
+                FeedEntry {
+                    name: "tass-2".into(),
+                    url: "https://tass.ru/rss/v2.xml".into(),
+                    tags: vec!["news".into()]
+                },
+                FeedEntry {
+                    name: "release-notes-more".into(),
+                    url: "https://example.org/releases.atom".into(),
+                    tags: vec![]
+                },
             ]
         );
         let toml = to_toml(&feeds);
@@ -203,8 +232,14 @@ mod tests {
 
     #[test]
     fn opml_errors() {
-        assert_eq!(import_opml("<opml><body></body></opml>"), Err(DiscoverError::NoFeeds));
-        assert!(matches!(import_opml("<opml><body><outline></body>"), Err(DiscoverError::Opml(_))));
+        assert_eq!(
+            import_opml("<opml><body></body></opml>"),
+            Err(DiscoverError::NoFeeds)
+        );
+        assert!(matches!(
+            import_opml("<opml><body><outline></body>"),
+            Err(DiscoverError::Opml(_))
+        ));
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub async fn after_polls(engine: &Engine, reports: &[FeedReport]) {
         .call(move |store| {
             let now = Utc::now();
             for report in &reports {
-                let Some(feed) = config.feeds.iter().find(|f| f.name == report.feed) else { continue };
+                let Some(feed) = config.feeds.iter().find(|f| f.name == report.feed) else {
+                    continue;
+                };
                 check_feed(store, &config, feed, &report.outcome, now)?;
             }
             Ok(())
@@ -51,7 +53,9 @@ fn check_feed(
     outcome: &FeedOutcome,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let Some(state) = store.feed_state(&feed.name)? else { return Ok(()) };
+    let Some(state) = store.feed_state(&feed.name)? else {
+        return Ok(());
+    };
     let Some((transition, detail)) = transition(config, feed, outcome, &state, now) else {
         return Ok(());
     };
@@ -90,20 +94,23 @@ fn transition(
     now: DateTime<Utc>,
 ) -> Option<(Transition, String)> {
     match outcome {
-        FeedOutcome::Failed { error, failures } => {
-            (*failures >= config.daemon.health_failures && state.health != Health::Failing).then(|| {
+        FeedOutcome::Failed { error, failures } => (*failures >= config.daemon.health_failures
+            && state.health != Health::Failing)
+            .then(|| {
                 (
                     Transition::Failing,
                     format!("{failures} failures in a row; last error: {error}"),
                 )
-            })
-        }
+            }),
         FeedOutcome::Polled { new_items, .. } if *new_items > 0 && state.stale_notified => {
             Some((Transition::Recovered, "new items again".to_string()))
         }
         FeedOutcome::Polled { .. } | FeedOutcome::NotModified => {
             if state.health == Health::Failing {
-                return Some((Transition::Recovered, "polled successfully again".to_string()));
+                return Some((
+                    Transition::Recovered,
+                    "polled successfully again".to_string(),
+                ));
             }
             let stale_after = feed.stale_after?;
             let since = state.last_new_at.or(state.health_since)?;

@@ -126,7 +126,11 @@ impl Store {
 
     /// Queues a digest built elsewhere (a feed-health notice), pending from `now`. Queuing
     /// the same id twice keeps the first.
-    pub fn enqueue_digest(&mut self, digest: &Digest, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn enqueue_digest(
+        &mut self,
+        digest: &Digest,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.write("queuing a notice", |tx, path| {
             let payload = serde_json::to_string(digest).map_err(|e| StoreError::Invalid {
                 path: path.to_path_buf(),
