@@ -497,6 +497,7 @@ impl Engine {
         let mut reports = Vec::new();
         for stored in due {
             let digest = stored.digest;
+            let started = std::time::Instant::now();
             let result = self.deliverer.deliver(dest, &digest).await;
             let id = digest.id.clone();
             let attempts = stored.attempts + 1;
@@ -505,7 +506,9 @@ impl Engine {
             let report_err = result.as_ref().err().map(|e| e.message.clone());
             let outcome = result.as_ref().map(|_| ()).map_err(DeliveryError::clone);
             let dest_name = dest.name.clone();
-            let done = Utc::now();
+            // The caller's clock plus the attempt's duration, so a controlled clock stays
+            // consistent (retry times are computed from it).
+            let done = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
             let marked = self
                 .store
                 .call(move |s| match outcome {
