@@ -72,6 +72,8 @@ pub enum FeedOutcome {
 pub struct FeedReport {
     pub feed: String,
     pub outcome: FeedOutcome,
+    /// When the feed is due again, as recorded in the state database.
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 impl fmt::Display for FeedReport {
@@ -202,11 +204,11 @@ impl Engine {
 
     /// One poll of one feed. Errors stay here: they are recorded and reported, never raised.
     pub async fn poll_feed(&self, feed: &FeedConfig) -> FeedReport {
-        let outcome = match self.try_poll(feed).await {
+        let (outcome, next_poll) = match self.try_poll(feed).await {
             Ok(o) => o,
             Err(error) => {
-                let failures = self.record_failure(feed, &error, None).await;
-                FeedOutcome::Failed { error, failures }
+                let (failures, next) = self.record_failure(feed, &error, None).await;
+                (FeedOutcome::Failed { error, failures }, next)
             }
         };
         match &outcome {
@@ -218,6 +220,7 @@ impl Engine {
         FeedReport {
             feed: feed.name.clone(),
             outcome,
+            next_poll,
         }
     }
 
@@ -226,7 +229,7 @@ impl Engine {
         feed: &FeedConfig,
         error: &str,
         fetch_err: Option<&crate::fetch::FetchError>,
-    ) -> u32 {
+    ) -> (u32, Option<DateTime<Utc>>) {
         let now = Utc::now();
         let name = feed.name.clone();
         let error = error.to_string();
@@ -239,16 +242,19 @@ impl Engine {
                 let failures = s.feed_state(&name)?.map_or(0, |st| st.failures) + 1;
                 let wait = pacing::backoff(interval, failures, cap, retry_after, pacing::jitter());
                 let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
-                s.record_failure(&name, now, status, &error, next)
+                Ok((s.record_failure(&name, now, status, &error, next)?, Some(next)))
             })
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(feed = %feed.name, error = %e, "cannot record the failure in the state database");
-                0
+                (0, None)
             })
     }
 
-    async fn try_poll(&self, feed: &FeedConfig) -> Result<FeedOutcome, String> {
+    async fn try_poll(
+        &self,
+        feed: &FeedConfig,
+    ) -> Result<(FeedOutcome, Option<DateTime<Utc>>), String> {
         let name = feed.name.clone();
         let state = self
             .store
@@ -257,12 +263,13 @@ impl Engine {
             .map_err(|e| e.to_string())?;
 
         let fetched = {
-            let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
+            // The host's permit first: a fetch waiting for its host holds no global permit.
             let host = self.host_semaphore(feed);
             let _host = match &host {
                 Some(h) => Some(h.acquire().await.map_err(|e| e.to_string())?),
                 None => None,
             };
+            let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
             let req = FetchRequest {
                 source: &feed.source,
                 etag: state.as_ref().and_then(|s| s.etag.as_deref()),
@@ -274,11 +281,14 @@ impl Engine {
                 Ok(f) => f,
                 Err(e) => {
                     let msg = e.to_string();
-                    let failures = self.record_failure(feed, &msg, Some(&e)).await;
-                    return Ok(FeedOutcome::Failed {
-                        error: msg,
-                        failures,
-                    });
+                    let (failures, next) = self.record_failure(feed, &msg, Some(&e)).await;
+                    return Ok((
+                        FeedOutcome::Failed {
+                            error: msg,
+                            failures,
+                        },
+                        next,
+                    ));
                 }
             }
         };
@@ -299,7 +309,7 @@ impl Engine {
                     .call(move |s| s.record_not_modified(&name, now, next))
                     .await
                     .map_err(|e| e.to_string())?;
-                return Ok(FeedOutcome::NotModified);
+                return Ok((FeedOutcome::NotModified, Some(next)));
             }
             FetchOutcome::Modified(f) => f,
         };
@@ -369,12 +379,15 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         let _ = match_count;
-        Ok(FeedOutcome::Polled {
-            items: item_count,
-            new_items,
-            matches: summary.new_matches,
-            first_poll_seen,
-        })
+        Ok((
+            FeedOutcome::Polled {
+                items: item_count,
+                new_items,
+                matches: summary.new_matches,
+                first_poll_seen,
+            },
+            Some(next_poll),
+        ))
     }
 
     fn too_old(&self, item: &Item, now: DateTime<Utc>) -> bool {
