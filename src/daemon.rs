@@ -27,8 +27,9 @@ use crate::config::{self, Config};
 use crate::pipeline::{Engine, FeedOutcome, FeedReport, StoreHandle};
 use crate::store::Store;
 
-/// The longest the poll loop sleeps without looking around (also bounds watchdog gaps).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// The longest the loops sleep when nothing is due and no watchdog is asking for pings:
+/// an idle daemon wakes only for a due feed, a due digest, a signal, or this.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 
 /// New feeds (no next poll on record) are spread over this long, or their interval if
 /// shorter, so start-up is not a burst.
@@ -43,6 +44,12 @@ struct Shared {
     cycle_done: Notify,
     /// Set at SIGTERM/SIGINT: the delivery loop finishes its round and returns.
     stopping: AtomicBool,
+    /// Bumped after a reload swapped the config in; wakes both loops (a watch channel
+    /// remembers the change, so a loop busy at that moment still sees it).
+    reloaded: tokio::sync::watch::Sender<u64>,
+    /// How long a loop may sleep: bounded by half the watchdog period when there is one,
+    /// so the poll loop's progress mark stays fresh.
+    max_sleep: Duration,
 }
 
 pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
@@ -79,6 +86,10 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
         progress: AtomicI64::new(Utc::now().timestamp()),
         cycle_done: Notify::new(),
         stopping: AtomicBool::new(false),
+        reloaded: tokio::sync::watch::Sender::new(0),
+        max_sleep: sd_notify::watchdog_enabled()
+            .map(|p| (p / 2).max(Duration::from_millis(100)))
+            .unwrap_or(IDLE_SLEEP),
     });
     tracing::info!(
         config = %cfg.path.display(),
@@ -155,6 +166,7 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
                 Ok(engine) => {
                     let (feeds, rules) = (engine.config.feeds.len(), engine.config.rules.len());
                     *shared.engine.write().await = Arc::new(engine);
+                    shared.reloaded.send_modify(|generation| *generation += 1);
                     tracing::info!(feeds, rules, "config reloaded");
                 }
                 Err(e) => tracing::error!(error = %e, "reload refused, the running config stays"),
@@ -165,6 +177,7 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
 }
 
 async fn poll_loop(shared: Arc<Shared>) {
+    let mut reloads = shared.reloaded.subscribe();
     // When each feed is next due, loaded once from the state database and then kept up to
     // date from each poll's own report; feeds never polled get a spread-out first poll.
     let mut due_at: HashMap<String, DateTime<Utc>> = HashMap::new();
@@ -187,7 +200,7 @@ async fn poll_loop(shared: Arc<Shared>) {
         }
 
         let now = Utc::now();
-        let mut next_wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
+        let mut next_wake = now + chrono::Duration::from_std(shared.max_sleep).unwrap_or_default();
         for feed in &engine.config.feeds {
             if in_flight.contains(&feed.name) {
                 continue;
@@ -204,8 +217,9 @@ async fn poll_loop(shared: Arc<Shared>) {
         let wait = (next_wake - Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO)
-            .min(MAX_SLEEP);
+            .min(shared.max_sleep);
         tokio::select! {
+            _ = reloads.changed() => {}
             Some(done) = polls.join_next(), if !polls.is_empty() => {
                 let report = match done {
                     Ok(r) => r,
@@ -218,7 +232,7 @@ async fn poll_loop(shared: Arc<Shared>) {
                     }
                 };
                 in_flight.remove(&report.feed);
-                let fallback = Utc::now() + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
+                let fallback = Utc::now() + chrono::Duration::from_std(report_fallback(&engine, &report.feed)).unwrap_or_default();
                 due_at.insert(report.feed.clone(), report.next_poll.unwrap_or(fallback));
                 crate::health::after_polls(&engine, std::slice::from_ref(&report)).await;
                 cycle.add(&report);
@@ -239,6 +253,17 @@ async fn poll_loop(shared: Arc<Shared>) {
             _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
         }
     }
+}
+
+/// When a poll could not record its next time (the state database failed), try again after
+/// the feed's interval.
+fn report_fallback(engine: &Engine, feed: &str) -> Duration {
+    engine
+        .config
+        .feeds
+        .iter()
+        .find(|f| f.name == feed)
+        .map_or(Duration::from_secs(60), |f| f.interval)
 }
 
 #[derive(Default)]
@@ -302,6 +327,7 @@ async fn load_schedule(
 }
 
 async fn delivery_loop(shared: Arc<Shared>) {
+    let mut reloads = shared.reloaded.subscribe();
     let mut cycle = false;
     while !shared.stopping.load(Ordering::Relaxed) {
         let engine = shared.engine.read().await.clone();
@@ -313,9 +339,10 @@ async fn delivery_loop(shared: Arc<Shared>) {
             .next_delivery_wake(Utc::now())
             .await
             .and_then(|at| (at - Utc::now()).to_std().ok())
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
+            .unwrap_or(shared.max_sleep)
+            .min(shared.max_sleep);
         cycle = tokio::select! {
+            _ = reloads.changed() => false,
             _ = shared.cycle_done.notified() => true,
             _ = tokio::time::sleep(wait) => false,
         };
@@ -324,8 +351,8 @@ async fn delivery_loop(shared: Arc<Shared>) {
 
 async fn watchdog_loop(shared: Arc<Shared>, period: Duration) {
     let tick = (period / 3).max(Duration::from_millis(100));
-    // The poll loop wakes at least every MAX_SLEEP; allow for a slow cycle on top.
-    let stale_after = (period.as_secs() as i64).max(MAX_SLEEP.as_secs() as i64 * 2 + 60);
+    // The poll loop wakes at least every max_sleep; allow for a slow iteration on top.
+    let stale_after = (period.as_secs() as i64).max(shared.max_sleep.as_secs() as i64 * 2 + 60);
     loop {
         let last = shared.progress.load(Ordering::Relaxed);
         if Utc::now().timestamp() - last <= stale_after {
