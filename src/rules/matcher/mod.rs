@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::ast::{Field, Node, Term};
 use super::{Document, Query, RuleMatch};
-use crate::text::Words;
+use crate::text::for_each_word;
 use index::{FastMap, NONE, Trie};
 
 /// A term reduced to units.
@@ -27,7 +27,9 @@ use index::{FastMap, NONE, Trie};
 enum Operand {
     Word(u32),
     Prefix(u32),
-    Phrase(Box<[u32]>),
+    /// The phrase's word units and the index of its anchor: the word whose occurrences
+    /// are recorded and verified from (the longest, so rarely `the` or `в`).
+    Phrase(Box<[u32]>, usize),
 }
 
 /// A rule compiled against the unit tables. `mask` is the set of fields looked at.
@@ -53,19 +55,32 @@ enum Expr {
 struct RegexTerm {
     regex: Regex,
     mask: u8,
+    /// The group that evaluates it together with the other regexes on the same fields.
+    group: u32,
+}
+
+/// Regexes over the same fields, run as one [`RegexSet`] so each field value is scanned
+/// once for all of them. `set` is `None` when the union is too large to build; the
+/// members then run one by one.
+#[derive(Debug, Clone)]
+struct RegexGroup {
+    mask: u8,
+    set: Option<RegexSet>,
+    members: Vec<u32>,
 }
 
 /// All rules compiled together: each document's text is scanned once, and only rules
 /// whose terms occurred are evaluated.
 pub struct RuleSet {
     rules: Vec<Expr>,
-    words: FastMap<Box<str>, u32>,
+    words: FastMap<Box<str>, (u32, bool)>,
     prefixes: Trie,
     /// Unit → the rules that contain it, ascending.
     unit_rules: Vec<Box<[u32]>>,
     /// Rules that contain a regex: always evaluated.
     regex_rules: Vec<u32>,
     regexes: Vec<RegexTerm>,
+    regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
     fields: u8,
     /// Per-document working memory, reused across calls (and threads).
@@ -91,7 +106,10 @@ struct Occ {
 
 #[derive(Debug, Default)]
 struct Scratch {
-    words: Words,
+    /// Folding buffer.
+    buf: String,
+    /// Word position → byte span in its field value.
+    span_at: Vec<(u32, u32)>,
     slots: Vec<Slot>,
     /// Word position → its word unit, or NONE.
     unit_at: Vec<u32>,
@@ -109,11 +127,13 @@ struct Scratch {
 }
 
 struct Builder {
-    words: FastMap<Box<str>, u32>,
+    words: FastMap<Box<str>, (u32, bool)>,
     prefixes: Trie,
     unit_rules: Vec<Vec<u32>>,
     regex_ids: HashMap<(String, bool, u8), u32>,
     regexes: Vec<RegexTerm>,
+    /// Each regex as one pattern with its flag inline, for the sets.
+    regex_sources: Vec<String>,
     fields: u8,
     rule: u32,
     has_regex: bool,
@@ -128,17 +148,24 @@ impl Builder {
         unit
     }
 
-    fn word(&mut self, w: &str) -> u32 {
-        let unit = match self.words.get(w) {
-            Some(&u) => u,
+    /// The unit of word `w`. A `trigger` unit has its occurrences recorded and makes
+    /// its rules candidates; other words (non-anchor phrase words) are only looked up
+    /// for phrase verification, so a phrase like "Japarov in" does not turn every
+    /// `in` of every item into work.
+    fn word(&mut self, w: &str, trigger: bool) -> u32 {
+        let unit = match self.words.get_mut(w) {
+            Some(entry) => {
+                entry.1 |= trigger;
+                entry.0
+            }
             None => {
                 let u = self.unit_rules.len() as u32;
                 self.unit_rules.push(Vec::new());
-                self.words.insert(w.into(), u);
+                self.words.insert(w.into(), (u, trigger));
                 u
             }
         };
-        self.note(unit)
+        if trigger { self.note(unit) } else { unit }
     }
 
     fn prefix(&mut self, p: &str) -> u32 {
@@ -156,9 +183,22 @@ impl Builder {
 
     fn operand(&mut self, t: &Term) -> Operand {
         match t {
-            Term::Word(w) => Operand::Word(self.word(w)),
+            Term::Word(w) => Operand::Word(self.word(w, true)),
             Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
-            Term::Phrase(ws) => Operand::Phrase(ws.iter().map(|w| self.word(w)).collect()),
+            Term::Phrase(ws) => {
+                let mut anchor = 0;
+                for (i, w) in ws.iter().enumerate() {
+                    if w.len() > ws[anchor].len() {
+                        anchor = i;
+                    }
+                }
+                let units = ws
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| self.word(w, i == anchor))
+                    .collect();
+                Operand::Phrase(units, anchor)
+            }
         }
     }
 
@@ -198,7 +238,10 @@ impl Builder {
                     self.regexes.push(RegexTerm {
                         regex: pattern.regex.clone(),
                         mask,
+                        group: NONE,
                     });
+                    self.regex_sources
+                        .push(regex_source(&pattern.source, pattern.case_insensitive));
                 }
                 Expr::Regex(id)
             }
@@ -209,6 +252,44 @@ impl Builder {
     }
 }
 
+fn regex_source(source: &str, case_insensitive: bool) -> String {
+    if case_insensitive {
+        format!("(?i:{source})")
+    } else {
+        format!("(?:{source})")
+    }
+}
+
+/// Largest compiled size of one group's union of regexes.
+const REGEX_SET_LIMIT: usize = 64 << 20;
+
+fn group_regexes(regexes: &mut [RegexTerm], sources: &[String]) -> Vec<RegexGroup> {
+    let mut by_mask: std::collections::BTreeMap<u8, Vec<u32>> = Default::default();
+    for (i, r) in regexes.iter().enumerate() {
+        by_mask.entry(r.mask).or_default().push(i as u32);
+    }
+    let mut groups = Vec::new();
+    for (mask, members) in by_mask {
+        let set = if members.len() > 1 {
+            RegexSetBuilder::new(members.iter().filter_map(|&m| sources.get(m as usize)))
+                .size_limit(REGEX_SET_LIMIT)
+                .dfa_size_limit(super::REGEX_SIZE_LIMIT * 8)
+                .build()
+                .ok()
+        } else {
+            None
+        };
+        let g = groups.len() as u32;
+        for &m in &members {
+            if let Some(r) = regexes.get_mut(m as usize) {
+                r.group = g;
+            }
+        }
+        groups.push(RegexGroup { mask, set, members });
+    }
+    groups
+}
+
 impl RuleSet {
     pub fn new(queries: &[&Query]) -> RuleSet {
         let mut b = Builder {
@@ -217,6 +298,7 @@ impl RuleSet {
             unit_rules: Vec::new(),
             regex_ids: HashMap::new(),
             regexes: Vec::new(),
+            regex_sources: Vec::new(),
             fields: 0,
             rule: 0,
             has_regex: false,
@@ -232,7 +314,9 @@ impl RuleSet {
             }
         }
         b.words.shrink_to_fit();
+        let regex_groups = group_regexes(&mut b.regexes, &b.regex_sources);
         RuleSet {
+            regex_groups,
             rules,
             words: b.words,
             prefixes: b.prefixes,
@@ -275,6 +359,15 @@ impl RuleSet {
             p.push(sc);
         }
         out
+    }
+
+    /// For benchmarks: (words scanned, occurrences recorded, candidate rules) for `doc`.
+    #[doc(hidden)]
+    pub fn scan_stats(&self, doc: &Document<'_>) -> (usize, usize, usize) {
+        let mut sc = self.new_scratch();
+        let n = self.run(&mut sc, doc, &|_| false).len();
+        debug_assert_eq!(n, 0);
+        (sc.unit_at.len(), sc.occ.len(), sc.cand_list.len())
     }
 
     fn new_scratch(&self) -> Scratch {
@@ -332,24 +425,11 @@ impl RuleSet {
 
     /// Tokenizes every needed field value once and records where each unit occurs.
     fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
-        for field in Field::ALL {
-            if self.fields & field.bit() == 0 {
-                continue;
-            }
-            for (i, text) in doc.field_values(field).enumerate() {
-                let r = sc.words.push_text(text);
-                sc.slots.push(Slot {
-                    field,
-                    index: i as u32,
-                    start: r.start as u32,
-                    end: r.end as u32,
-                });
-            }
-        }
         let Scratch {
-            words,
+            buf,
             slots,
             unit_at,
+            span_at,
             unit_mask,
             unit_head,
             touched,
@@ -370,39 +450,62 @@ impl RuleSet {
             unit_head[i] = (occ.len() - 1) as u32;
         };
         let use_trie = !self.prefixes.is_empty();
-        for (s, slot) in slots.iter().enumerate() {
-            let bit = slot.field.bit();
-            for pos in slot.start..slot.end {
-                let w = words.folded(pos as usize);
-                let mut at = NONE;
-                if let Some(&u) = self.words.get(w) {
-                    at = u;
-                    hit(u, s as u32, pos, bit);
-                }
-                unit_at.push(at);
-                if use_trie {
-                    self.prefixes.walk(w, |u| hit(u, s as u32, pos, bit));
-                }
+        for field in Field::ALL {
+            if self.fields & field.bit() == 0 {
+                continue;
+            }
+            let bit = field.bit();
+            for (i, text) in doc.field_values(field).enumerate() {
+                let s = slots.len() as u32;
+                let start = unit_at.len() as u32;
+                for_each_word(text, buf, |w, span| {
+                    let pos = unit_at.len() as u32;
+                    let mut at = NONE;
+                    if let Some(&(u, trigger)) = self.words.get(w) {
+                        at = u;
+                        if trigger {
+                            hit(u, s, pos, bit);
+                        }
+                    }
+                    unit_at.push(at);
+                    span_at.push((span.start as u32, span.end as u32));
+                    if use_trie {
+                        self.prefixes.walk(w, |u| hit(u, s, pos, bit));
+                    }
+                });
+                slots.push(Slot {
+                    field,
+                    index: i as u32,
+                    start,
+                    end: unit_at.len() as u32,
+                });
             }
         }
     }
 
     /// An estimate of the memory held by the compiled set, in bytes. Regexes are
-    /// counted at a flat 16 KiB each: their internals are not measurable from outside.
+    /// counted at a flat 16 KiB each (twice when also in a set): their internals are not
+    /// measurable from outside.
     pub fn heap_bytes(&self) -> usize {
-        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, (u32, bool))>() + 1)
             + self.words.keys().map(|k| k.len()).sum::<usize>();
         let units = self.unit_rules.len() * (16 + 5)
             + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
         let rules: usize = self.rules.iter().map(expr_bytes).sum();
-        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024
+        let sets: usize = self
+            .regex_groups
+            .iter()
+            .filter(|g| g.set.is_some())
+            .map(|g| g.members.len() * 16 * 1024)
+            .sum();
+        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024 + sets
     }
 }
 
 fn expr_bytes(e: &Expr) -> usize {
     let own = std::mem::size_of::<Expr>();
     let op = |o: &Operand| match o {
-        Operand::Phrase(p) => p.len() * 4,
+        Operand::Phrase(p, _) => p.len() * 4,
         _ => 0,
     };
     own + match e {
@@ -442,8 +545,8 @@ impl Scratch {
         self.regex_touched.clear();
         self.occ.clear();
         self.unit_at.clear();
+        self.span_at.clear();
         self.slots.clear();
-        self.words.clear();
     }
 }
 
@@ -459,6 +562,7 @@ impl fmt::Debug for RuleSet {
             .field("rules", &self.rules.len())
             .field("units", &self.unit_rules.len())
             .field("regexes", &self.regexes.len())
+            .field("regex_groups", &self.regex_groups.len())
             .finish()
     }
 }
