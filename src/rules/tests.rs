@@ -332,7 +332,13 @@ fn examples_in_docs_parse() {
     let examples = examples.split("## Errors").next().unwrap_or("");
     let mut n = 0;
     for block in examples.split("```text").skip(1) {
-        for line in block.split("```").next().unwrap_or("").lines().filter(|l| !l.trim().is_empty()) {
+        for line in block
+            .split("```")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
             let q = Query::parse(line).unwrap_or_else(|e| panic!("{}", e.render(line)));
             assert_eq!(Query::parse(&q.to_string()).ok(), Some(q));
             n += 1;
