@@ -525,7 +525,11 @@ impl Engine {
                                 s.mark_failed(
                                     &id,
                                     done,
-                                    &format!("gave up retrying after {retry_for:?}: {}", e.message),
+                                    &format!(
+                                        "gave up retrying after {}: {}",
+                                        crate::config::format_duration(retry_for),
+                                        e.message
+                                    ),
                                 )
                             } else {
                                 let wait = pacing::backoff(
