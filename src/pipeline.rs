@@ -426,7 +426,8 @@ impl Engine {
 
     /// Assembles and sends every digest that is due at `now`. `cycle_done` says a poll
     /// cycle just ended, which is when `immediate` destinations are due. Destinations are
-    /// handled concurrently, so a failing one never delays another.
+    /// handled concurrently, so a failing one never delays another. Within a destination
+    /// digests go oldest first, and a transient failure ends that destination's round.
     pub async fn deliver_due(&self, now: DateTime<Utc>, cycle_done: bool) -> Vec<DeliveryReport> {
         let runs = self
             .config
@@ -517,6 +518,7 @@ impl Engine {
             let first_attempt = stored.first_attempt.unwrap_or(now);
             let retry_for = dest.retry_for;
             let report_err = result.as_ref().err().map(|e| e.message.clone());
+            let transient = result.as_ref().is_err_and(DeliveryError::is_transient);
             let outcome = result.as_ref().map(|_| ()).map_err(DeliveryError::clone);
             let dest_name = dest.name.clone();
             // The caller's clock plus the attempt's duration, so a controlled clock stays
@@ -538,7 +540,11 @@ impl Engine {
                                 s.mark_failed(
                                     &id,
                                     done,
-                                    &format!("gave up retrying after {retry_for:?}: {}", e.message),
+                                    &format!(
+                                        "gave up retrying after {}: {}",
+                                        crate::config::format_duration(retry_for),
+                                        e.message
+                                    ),
                                 )
                             } else {
                                 let wait = pacing::backoff(
@@ -574,6 +580,12 @@ impl Engine {
                 items: digest.items.len(),
                 result: report_err.map_or(Ok(()), Err),
             });
+            // The server is down, stalling or asked us to wait: its other due digests stay
+            // pending for the next round instead of each costing a full deadline now
+            // (the round, and with it every other destination's next one, waits for this).
+            if transient {
+                break;
+            }
         }
         reports
     }
