@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::RwLock;
 use tokio::task::JoinSet;
 
 use crate::commands::{EXIT_BAD_INPUT, EXIT_OK, EXIT_STATE};
@@ -40,8 +40,8 @@ struct Shared {
     store: StoreHandle,
     /// Unix seconds of the poll loop's last iteration: the watchdog's evidence of life.
     progress: AtomicI64,
-    /// Wakes the delivery loop after a poll cycle (and at shutdown).
-    cycle_done: Notify,
+    /// Bumped when a poll cycle ends (and at shutdown): wakes every destination's loop.
+    cycles: tokio::sync::watch::Sender<u64>,
     /// Set at SIGTERM/SIGINT: the delivery loop finishes its round and returns.
     stopping: AtomicBool,
     /// Bumped after a reload swapped the config in; wakes both loops (a watch channel
@@ -84,7 +84,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
         engine: RwLock::new(engine),
         store,
         progress: AtomicI64::new(Utc::now().timestamp()),
-        cycle_done: Notify::new(),
+        cycles: tokio::sync::watch::Sender::new(0),
         stopping: AtomicBool::new(false),
         reloaded: tokio::sync::watch::Sender::new(0),
         max_sleep: sd_notify::watchdog_enabled()
@@ -108,7 +108,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     ]);
 
     let poller = tokio::spawn(poll_loop(shared.clone()));
-    let deliverer = tokio::spawn(delivery_loop(shared.clone()));
+    let deliverer = tokio::spawn(delivery_supervisor(shared.clone()));
     let watchdog = sd_notify::watchdog_enabled()
         .map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
 
@@ -128,7 +128,9 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     // Deliveries mark their digests only after the destination answered; one cut off here
     // stays pending in the outbox and is sent again, with the same id, after a restart.
     shared.stopping.store(true, Ordering::Relaxed);
-    shared.cycle_done.notify_one();
+    // Wake every loop so each sees `stopping`.
+    shared.cycles.send_modify(|c| *c += 1);
+    shared.reloaded.send_modify(|g| *g += 1);
     let mut deliverer = deliverer;
     if tokio::time::timeout(grace, &mut deliverer).await.is_err() {
         deliverer.abort();
@@ -247,7 +249,7 @@ async fn poll_loop(shared: Arc<Shared>) {
                         cycle.failing
                     ))]);
                     cycle = CycleStats::default();
-                    shared.cycle_done.notify_one();
+                    shared.cycles.send_modify(|c| *c += 1);
                 }
             }
             _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
@@ -326,24 +328,52 @@ async fn load_schedule(
     }
 }
 
-async fn delivery_loop(shared: Arc<Shared>) {
+/// Runs one delivery loop per destination, so a destination that is slow or failing never
+/// holds up another; after a reload, starts loops for added destinations (loops of removed
+/// ones end by themselves). Returns once every loop has finished at shutdown.
+async fn delivery_supervisor(shared: Arc<Shared>) {
     let mut reloads = shared.reloaded.subscribe();
+    let mut loops: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        let engine = shared.engine.read().await.clone();
+        loops.retain(|_, handle| !handle.is_finished());
+        for dest in &engine.config.destinations {
+            if !loops.contains_key(&dest.name) {
+                let handle = tokio::spawn(destination_loop(shared.clone(), dest.name.clone()));
+                loops.insert(dest.name.clone(), handle);
+            }
+        }
+        if shared.stopping.load(Ordering::Relaxed) || reloads.changed().await.is_err() {
+            break;
+        }
+    }
+    for (_, handle) in loops {
+        let _ = handle.await;
+    }
+}
+
+async fn destination_loop(shared: Arc<Shared>, name: String) {
+    let mut reloads = shared.reloaded.subscribe();
+    let mut cycles = shared.cycles.subscribe();
     let mut cycle = false;
     while !shared.stopping.load(Ordering::Relaxed) {
         let engine = shared.engine.read().await.clone();
-        engine.deliver_due(Utc::now(), cycle).await;
+        let Some(dest) = engine.config.destinations.iter().find(|d| d.name == name) else {
+            return; // removed by a reload
+        };
+        engine.deliver_destination(dest, Utc::now(), cycle).await;
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
         let wait = engine
-            .next_delivery_wake(Utc::now())
+            .next_destination_wake(&name, Utc::now())
             .await
             .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or(shared.max_sleep)
             .min(shared.max_sleep);
         cycle = tokio::select! {
+            r = cycles.changed() => r.is_ok(),
             _ = reloads.changed() => false,
-            _ = shared.cycle_done.notified() => true,
             _ = tokio::time::sleep(wait) => false,
         };
     }

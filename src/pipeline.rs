@@ -441,6 +441,16 @@ impl Engine {
             .collect()
     }
 
+    /// When a destination's delivery should next look: its scheduled digest or its earliest
+    /// retry, whichever comes first.
+    pub async fn next_destination_wake(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        self.next_wake_of(vec![name.to_string()], now).await
+    }
+
     /// When the delivery loop should next look: the earliest scheduled digest or retry.
     pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let names: Vec<String> = self
@@ -449,6 +459,10 @@ impl Engine {
             .iter()
             .map(|d| d.name.clone())
             .collect();
+        self.next_wake_of(names, now).await
+    }
+
+    async fn next_wake_of(&self, names: Vec<String>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.store
             .call(move |s| {
                 let mut earliest: Option<DateTime<Utc>> = None;
@@ -466,7 +480,8 @@ impl Engine {
             .unwrap_or(None)
     }
 
-    async fn deliver_destination(
+    /// Assembles and sends what is due for one destination (see [`Engine::deliver_due`]).
+    pub async fn deliver_destination(
         &self,
         dest: &crate::config::DestinationConfig,
         now: DateTime<Utc>,
