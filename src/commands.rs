@@ -128,18 +128,32 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
     EXIT_OK
 }
 
+/// A SOURCE argument as it may be shown in output and errors: the userinfo of a URL
+/// (which may hold a password) removed, anything else as given.
+pub fn shown_source(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
+}
+
 /// A SOURCE argument: `http(s)://`, `file://` or a path.
 pub fn parse_source(s: &str) -> Result<FeedSource, String> {
+    let shown = shown_source(s);
     if s.starts_with("http://") || s.starts_with("https://") {
         url::Url::parse(s)
             .map(FeedSource::Http)
-            .map_err(|e| format!("{s}: not a valid URL: {e}"))
+            .map_err(|e| format!("{shown}: not a valid URL: {e}"))
     } else if s.starts_with("file://") {
         url::Url::parse(s)
             .ok()
             .and_then(|u| u.to_file_path().ok())
             .map(FeedSource::File)
-            .ok_or_else(|| format!("{s}: not a valid file:// URL"))
+            .ok_or_else(|| format!("{shown}: not a valid file:// URL"))
     } else {
         Ok(FeedSource::File(PathBuf::from(s)))
     }
@@ -148,6 +162,7 @@ pub fn parse_source(s: &str) -> Result<FeedSource, String> {
 /// Fetches and parses one source for the one-shot commands.
 async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, String> {
     let src = parse_source(source)?;
+    let source = shown_source(source);
     let req = FetchRequest {
         source: &src,
         etag: None,
@@ -209,8 +224,8 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
     };
     let mut any_match = false;
     let mut any_error = false;
-    for source in sources {
-        let feed = match load_source(&fetcher, source).await {
+    for given in sources {
+        let feed = match load_source(&fetcher, given).await {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("feedwatch: {e}");
@@ -218,6 +233,7 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
                 continue;
             }
         };
+        let source = &shown_source(given);
         let feed_name = feed.title.as_deref().unwrap_or(source);
         for item in &feed.items {
             let doc = Document::from_item(item, feed_name);
@@ -310,7 +326,7 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
     if !json {
         out!(
             "{}: {} items",
-            feed.title.as_deref().unwrap_or(source),
+            feed.title.as_deref().unwrap_or(&shown_source(source)),
             feed.items.len()
         );
     }
@@ -377,6 +393,7 @@ pub async fn discover(page: &str) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    let page = &shown_source(page);
     let req = FetchRequest {
         source: &src,
         etag: None,
