@@ -122,3 +122,33 @@ fn a_bad_source_exits_2() {
     );
     assert_eq!(ran.stdout, "");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let items: Vec<(String, String, String)> = (0..3000)
+        .map(|i| (format!("g{i}"), format!("Item {i}"), "CSTO ".repeat(40)))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, t, d)| (g.as_str(), t.as_str(), d.as_str()))
+        .collect();
+    std::fs::write(dir.path().join("big.xml"), crate::support::rss(&refs)).expect("write");
+    let mut child = crate::support::bin()
+        .args(["inspect", "big.xml"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).expect("some output");
+    // Like `| head`: the reader goes away while megabytes are still to come.
+    drop(stdout);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
