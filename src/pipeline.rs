@@ -413,6 +413,7 @@ impl Engine {
             let Some(rule) = self.config.rules.get(m.rule) else {
                 continue;
             };
+            tracing::debug!(feed = %feed.name, rule = %rule.name, item = %item.key, matched = ?m.matched, "rule matched");
             for dest in &rule.notify {
                 out.push(OutboxEntry {
                     rule: rule.name.clone(),
