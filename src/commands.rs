@@ -112,9 +112,11 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    for report in engine.poll_all().await {
+    let reports = engine.poll_all().await;
+    for report in &reports {
         out!("{report}");
     }
+    crate::health::after_polls(&engine, &reports).await;
     for d in engine.deliver_due(Utc::now(), true).await {
         if let Err(e) = &d.result {
             out!(
