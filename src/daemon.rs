@@ -10,10 +10,10 @@
 //! systemd is told `READY=1` once the config is valid and the state open, a `STATUS=`
 //! line after each cycle, and `WATCHDOG=1` only while the poll loop makes progress.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +40,14 @@ struct Shared {
     progress: AtomicI64,
     /// Wakes the delivery loop after a poll cycle.
     cycle_done: Notify,
+    /// The delivery task of each destination now sending, by destination name.
+    inflight: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+}
+
+impl Shared {
+    fn inflight(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::JoinHandle<()>>> {
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
@@ -75,6 +83,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
         store,
         progress: AtomicI64::new(Utc::now().timestamp()),
         cycle_done: Notify::new(),
+        inflight: Mutex::new(HashMap::new()),
     });
     tracing::info!(
         config = %cfg.path.display(),
@@ -122,10 +131,11 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
 }
 
 async fn stop_delivery(handle: tokio::task::JoinHandle<()>, shared: &Shared) {
-    // Ask the loop to finish its current round; abort it between rounds.
+    // No new rounds; the destinations' tasks already sending finish their digests.
     handle.abort();
     let _ = handle.await;
-    let _ = shared;
+    let sending: Vec<_> = shared.inflight().drain().map(|(_, h)| h).collect();
+    futures_util::future::join_all(sending).await;
 }
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -234,20 +244,69 @@ async fn poll_loop(shared: Arc<Shared>) {
     }
 }
 
+/// Why the delivery loop woke up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// A poll cycle ended: `immediate` destinations are due.
+    Cycle,
+    /// A digest schedule or a retry is due (or MAX_SLEEP passed).
+    Timer,
+    /// A destination's task finished sending.
+    Finished,
+}
+
 async fn delivery_loop(shared: Arc<Shared>) {
-    let mut cycle = false;
+    // Each destination sends on its own task, never two tasks for one destination (they
+    // would send the same due digest twice): a destination that hangs for its timeout on
+    // every digest holds up only itself. A poll cycle that ends while a destination is
+    // busy is kept for it, so its `immediate` digest is assembled as soon as it is free.
+    let mut missed_cycle: HashSet<String> = HashSet::new();
+    let finished = Arc::new(Notify::new());
+    let mut wake = Wake::Timer;
     loop {
         let engine = shared.engine.read().await.clone();
-        engine.deliver_due(Utc::now(), cycle).await;
+        let now = Utc::now();
+        let busy: HashSet<String> = {
+            let mut inflight = shared.inflight();
+            inflight.retain(|_, h| !h.is_finished());
+            for dest in &engine.config.destinations {
+                let name = &dest.name;
+                if inflight.contains_key(name) {
+                    if wake == Wake::Cycle {
+                        missed_cycle.insert(name.clone());
+                    }
+                    continue;
+                }
+                let missed = missed_cycle.remove(name);
+                if wake == Wake::Finished && !missed {
+                    continue;
+                }
+                let cycle_done = wake == Wake::Cycle || missed;
+                let (task_shared, engine, name, done) = (
+                    shared.clone(),
+                    engine.clone(),
+                    name.clone(),
+                    finished.clone(),
+                );
+                let task = tokio::spawn(async move {
+                    engine.deliver_destination_due(&name, now, cycle_done).await;
+                    task_shared.inflight().remove(&name);
+                    done.notify_one();
+                });
+                inflight.insert(dest.name.clone(), task);
+            }
+            inflight.keys().cloned().collect()
+        };
         let wait = engine
-            .next_delivery_wake(Utc::now())
+            .next_delivery_wake_except(Utc::now(), &busy)
             .await
             .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or(MAX_SLEEP)
             .min(MAX_SLEEP);
-        cycle = tokio::select! {
-            _ = shared.cycle_done.notified() => true,
-            _ = tokio::time::sleep(wait) => false,
+        wake = tokio::select! {
+            _ = shared.cycle_done.notified() => Wake::Cycle,
+            _ = finished.notified() => Wake::Finished,
+            _ = tokio::time::sleep(wait) => Wake::Timer,
         };
     }
 }

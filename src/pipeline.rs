@@ -427,12 +427,37 @@ impl Engine {
             .collect()
     }
 
+    /// [`Engine::deliver_due`] for the one destination named `name` (nothing if the config
+    /// has no such destination). The daemon runs each destination on its own task.
+    pub async fn deliver_destination_due(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        cycle_done: bool,
+    ) -> Vec<DeliveryReport> {
+        match self.config.destinations.iter().find(|d| d.name == name) {
+            Some(dest) => self.deliver_destination(dest, now, cycle_done).await,
+            None => Vec::new(),
+        }
+    }
+
     /// When the delivery loop should next look: the earliest scheduled digest or retry.
     pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_delivery_wake_except(now, &HashSet::new()).await
+    }
+
+    /// [`Engine::next_delivery_wake`] ignoring the destinations in `skip` (those still
+    /// busy sending: their due digests would otherwise make the wake time "now").
+    pub async fn next_delivery_wake_except(
+        &self,
+        now: DateTime<Utc>,
+        skip: &HashSet<String>,
+    ) -> Option<DateTime<Utc>> {
         let names: Vec<String> = self
             .config
             .destinations
             .iter()
+            .filter(|d| !skip.contains(&d.name))
             .map(|d| d.name.clone())
             .collect();
         self.store
