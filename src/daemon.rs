@@ -29,6 +29,9 @@ use crate::store::Store;
 /// The longest the poll loop sleeps without looking around (also bounds watchdog gaps).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// How often the daemon prunes the state database (also once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 /// New feeds (no next poll on record) are spread over this long, or their interval if
 /// shorter, so start-up is not a burst.
 const STARTUP_SPREAD: Duration = Duration::from_secs(60);
@@ -179,7 +182,13 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
 async fn poll_loop(shared: Arc<Shared>) {
     // Feeds never polled before get a spread-out first poll; the rest resume from the db.
     let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(std::time::Instant::now());
+            let retention = shared.engine.read().await.config.daemon.retention;
+            prune(&shared.store, retention).await;
+        }
         shared
             .progress
             .store(Utc::now().timestamp(), Ordering::Relaxed);
@@ -253,6 +262,18 @@ enum Wake {
     Timer,
     /// A destination's task finished sending.
     Finished,
+}
+
+/// Keeps the state file bounded: forgotten keys, old sent digests, orphaned items.
+pub(crate) async fn prune(store: &StoreHandle, retention: Duration) {
+    let now = Utc::now();
+    match store
+        .call(move |s| s.prune(now, retention, crate::store::SENT_RETENTION))
+        .await
+    {
+        Ok(stats) => tracing::info!(?stats, "pruned the state database"),
+        Err(e) => tracing::error!(error = %e, "cannot prune the state database"),
+    }
 }
 
 async fn delivery_loop(shared: Arc<Shared>) {

@@ -524,3 +524,52 @@ fn a_read_only_database_is_a_clear_error() {
     let out = env.run(&["run", "--once"]);
     assert!(stdout(&out).contains("CSTO two"), "{}", stdout(&out));
 }
+
+#[test]
+fn run_once_and_the_daemon_prune_keys_that_left_their_feed() {
+    let env = Env::new(
+        &file_config("feedwatch.db", "alert")
+            .replace("[daemon]\n", "[daemon]\nretention = \"2s\"\n"),
+    );
+    let db = env.path("feedwatch.db");
+    let seen = || count(&db, "SELECT count(*) FROM seen");
+    write_feed(&env, &["CSTO one", "CSTO two", "Weather"]);
+    let out = env.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(seen(), 3);
+    // "CSTO one" and "Weather" leave the feed; after the retention they are forgotten,
+    // and the item nothing refers to any more goes with them.
+    write_feed(&env, &["CSTO two"]);
+    std::thread::sleep(Duration::from_millis(3100));
+    let out = env.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(seen(), 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM items"),
+        2,
+        "sent items stay with their digest"
+    );
+
+    // The daemon prunes at start (and daily).
+    write_feed(&env, &[]);
+    env.write(
+        "feedwatch.toml",
+        file_config("feedwatch.db", "alert").replace(
+            "[daemon]\n",
+            "[daemon]\nretention = \"2s\"\ninterval = \"1h\"\n",
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(3100));
+    let d = Daemon::start(&env, "prune");
+    let t = Instant::now();
+    while seen() != 0 {
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", d.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        d.stderr().contains("pruned the state database"),
+        "{}",
+        d.stderr()
+    );
+    assert_eq!(d.terminate(), Some(0));
+}

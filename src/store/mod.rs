@@ -57,7 +57,7 @@ use rusqlite::{Connection, Row};
 pub use digests::{DigestStatus, StoredDigest};
 pub use error::StoreError;
 pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
-pub use prune::PruneStats;
+pub use prune::{PruneStats, SENT_RETENTION};
 pub use status::{DestinationStatus, FailedDigest, FeedStatus};
 
 use error::sql;
