@@ -58,7 +58,7 @@ pub use digests::{DigestStatus, StoredDigest};
 pub use error::StoreError;
 pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
 pub use prune::{PruneStats, SENT_RETENTION};
-pub use status::{DestinationStatus, FailedDigest, FeedStatus};
+pub use status::{DestinationStatus, FailedDigest, FeedStatus, SizeStats};
 
 use error::sql;
 
