@@ -127,6 +127,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             );
         }
     }
+    crate::daemon::prune(engine.store(), engine.config.daemon.retention).await;
     EXIT_OK
 }
 

@@ -57,8 +57,8 @@ use rusqlite::{Connection, Row};
 pub use digests::{DigestStatus, StoredDigest};
 pub use error::StoreError;
 pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
-pub use prune::PruneStats;
-pub use status::{DestinationStatus, FailedDigest, FeedStatus};
+pub use prune::{PruneStats, SENT_RETENTION};
+pub use status::{DestinationStatus, FailedDigest, FeedStatus, SizeStats};
 
 use error::sql;
 
