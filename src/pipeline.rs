@@ -1,1 +1,564 @@
-//! (stub)
+//! Wires the stages: one poll of one feed (fetch → parse → dedupe → match → record), and
+//! the delivery of whatever digests are due (assemble → send → mark).
+//!
+//! This is the only module that calls the others. `run --once` is [`Engine::poll_all`]
+//! followed by [`Engine::deliver_due`]; the daemon calls the same two on its own clocks.
+//! Persist, then act: a poll's new items and matches are committed in one transaction
+//! before anything is delivered, and a digest is marked sent only after the destination
+//! accepted it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::config::{Config, FeedConfig, FeedSource, FirstPoll};
+use crate::deliver::{Deliverer, DeliveryError, ErrorKind as DeliveryErrorKind};
+use crate::fetch::{FetchLimits, FetchOutcome, FetchRequest, Fetcher};
+use crate::model::Item;
+use crate::pacing::{self, FeedHints};
+use crate::rules::{Document, RuleSet};
+use crate::schedule::Schedule;
+use crate::store::{OutboxEntry, PollCommit, Store, StoreError};
+
+/// The synchronous store behind a mutex, used from blocking threads.
+#[derive(Clone)]
+pub struct StoreHandle(Arc<Mutex<Store>>);
+
+impl StoreHandle {
+    pub fn new(store: Store) -> StoreHandle {
+        StoreHandle(Arc::new(Mutex::new(store)))
+    }
+
+    /// Runs `f` with the store on a blocking thread.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+    }
+}
+
+/// What happened to one feed in one poll.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedOutcome {
+    Polled {
+        items: usize,
+        new_items: usize,
+        matches: usize,
+        /// The feed's first successful poll under `first_poll = "seen"`: items marked seen only.
+        first_poll_seen: bool,
+    },
+    NotModified,
+    Failed {
+        error: String,
+        failures: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedReport {
+    pub feed: String,
+    pub outcome: FeedOutcome,
+}
+
+impl fmt::Display for FeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            FeedOutcome::Polled {
+                items,
+                new_items,
+                matches,
+                first_poll_seen,
+            } => {
+                write!(
+                    f,
+                    "{}: {items} items, {new_items} new, {matches} matches",
+                    self.feed
+                )?;
+                if *first_poll_seen {
+                    write!(
+                        f,
+                        " (first poll: items marked seen, nothing sent; set first_poll = \"alert\" to be alerted)"
+                    )?;
+                }
+                Ok(())
+            }
+            FeedOutcome::NotModified => write!(f, "{}: not modified", self.feed),
+            FeedOutcome::Failed { error, failures } => {
+                write!(f, "{}: error: {error}", self.feed)?;
+                if *failures > 1 {
+                    write!(f, " ({failures} failures in a row)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What happened to one digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryReport {
+    pub destination: String,
+    pub digest: String,
+    pub items: usize,
+    pub result: Result<(), String>,
+}
+
+/// A validated config compiled for polling: the rule set, per-rule feed scopes and the
+/// shared clients.
+pub struct Engine {
+    pub config: Arc<Config>,
+    rules: RuleSet,
+    /// For each rule, the feeds it applies to (None = every feed).
+    rule_feeds: Vec<Option<HashSet<String>>>,
+    store: StoreHandle,
+    fetcher: Fetcher,
+    deliverer: Deliverer,
+    global: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error("cannot build the delivery clients: {0}")]
+    Deliver(String),
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>, store: StoreHandle) -> Result<Engine, EngineError> {
+        let queries: Vec<_> = config.rules.iter().map(|r| &r.query).collect();
+        let rules = RuleSet::new(&queries);
+        let rule_feeds = config
+            .rules
+            .iter()
+            .map(|r| r.feeds.as_ref().map(|f| f.iter().cloned().collect()))
+            .collect();
+        let fetcher = Fetcher::new(FetchLimits {
+            timeout: config.daemon.fetch_timeout,
+            max_body: config.daemon.max_body,
+        })?;
+        let deliverer = Deliverer::new().map_err(|e| EngineError::Deliver(e.to_string()))?;
+        let global = Arc::new(Semaphore::new(config.daemon.concurrency.max(1)));
+        Ok(Engine {
+            config,
+            rules,
+            rule_feeds,
+            store,
+            fetcher,
+            deliverer,
+            global,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    /// Polls every feed once, `concurrency` at a time and at most `per_host` per host,
+    /// processing each feed as its answer arrives. Reports come in config order.
+    pub async fn poll_all(&self) -> Vec<FeedReport> {
+        let feeds = &self.config.feeds;
+        let mut reports: Vec<Option<FeedReport>> = vec![None; feeds.len()];
+        let mut polls = futures_util::stream::iter(feeds.iter().enumerate())
+            .map(|(i, feed)| async move { (i, self.poll_feed(feed).await) })
+            .buffer_unordered(self.config.daemon.concurrency.max(1) * 2);
+        while let Some((i, report)) = polls.next().await {
+            reports[i] = Some(report);
+        }
+        reports.into_iter().flatten().collect()
+    }
+
+    fn host_semaphore(&self, feed: &FeedConfig) -> Option<Arc<Semaphore>> {
+        let FeedSource::Http(url) = &feed.source else {
+            return None;
+        };
+        let host = url.host_str()?.to_ascii_lowercase();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.config.daemon.per_host.max(1))))
+                .clone(),
+        )
+    }
+
+    /// One poll of one feed. Errors stay here: they are recorded and reported, never raised.
+    pub async fn poll_feed(&self, feed: &FeedConfig) -> FeedReport {
+        let outcome = match self.try_poll(feed).await {
+            Ok(o) => o,
+            Err(error) => {
+                let failures = self.record_failure(feed, &error, None).await;
+                FeedOutcome::Failed { error, failures }
+            }
+        };
+        match &outcome {
+            FeedOutcome::Failed { error, .. } => {
+                tracing::warn!(feed = %feed.name, %error, "poll failed")
+            }
+            other => tracing::info!(feed = %feed.name, outcome = ?other, "polled"),
+        }
+        FeedReport {
+            feed: feed.name.clone(),
+            outcome,
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        feed: &FeedConfig,
+        error: &str,
+        fetch_err: Option<&crate::fetch::FetchError>,
+    ) -> u32 {
+        let now = Utc::now();
+        let name = feed.name.clone();
+        let error = error.to_string();
+        let status = fetch_err.and_then(|e| e.http_status());
+        let retry_after = fetch_err.and_then(|e| e.retry_after());
+        let interval = feed.interval;
+        let cap = self.config.daemon.max_backoff;
+        self.store
+            .call(move |s| {
+                let failures = s.feed_state(&name)?.map_or(0, |st| st.failures) + 1;
+                let wait = pacing::backoff(interval, failures, cap, retry_after, pacing::jitter());
+                let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
+                s.record_failure(&name, now, status, &error, next)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(feed = %feed.name, error = %e, "cannot record the failure in the state database");
+                0
+            })
+    }
+
+    async fn try_poll(&self, feed: &FeedConfig) -> Result<FeedOutcome, String> {
+        let name = feed.name.clone();
+        let state = self
+            .store
+            .call(move |s| s.feed_state(&name))
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let fetched = {
+            let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
+            let host = self.host_semaphore(feed);
+            let _host = match &host {
+                Some(h) => Some(h.acquire().await.map_err(|e| e.to_string())?),
+                None => None,
+            };
+            let req = FetchRequest {
+                source: &feed.source,
+                etag: state.as_ref().and_then(|s| s.etag.as_deref()),
+                last_modified: state.as_ref().and_then(|s| s.last_modified.as_deref()),
+                user_agent: &feed.user_agent,
+                headers: &feed.headers,
+            };
+            match self.fetcher.fetch(req).await {
+                Ok(f) => f,
+                Err(e) => {
+                    let msg = e.to_string();
+                    let failures = self.record_failure(feed, &msg, Some(&e)).await;
+                    return Ok(FeedOutcome::Failed {
+                        error: msg,
+                        failures,
+                    });
+                }
+            }
+        };
+
+        let now = Utc::now();
+        let fetched = match fetched {
+            FetchOutcome::NotModified { hints } => {
+                let next = pacing::next_poll_after_success(
+                    now,
+                    feed.interval,
+                    &FeedHints {
+                        server: Some(&hints),
+                        ..Default::default()
+                    },
+                );
+                let name = feed.name.clone();
+                self.store
+                    .call(move |s| s.record_not_modified(&name, now, next))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(FeedOutcome::NotModified);
+            }
+            FetchOutcome::Modified(f) => f,
+        };
+
+        let body = fetched.body;
+        let charset = fetched.charset.clone();
+        let base = fetched.final_url.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            crate::parse::parse_feed(&body, charset.as_deref(), base.as_deref())
+        })
+        .await
+        .map_err(|e| format!("parser task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+
+        let items = parsed.items;
+        let first_poll = !state.as_ref().is_some_and(|s| s.polled_ok);
+        let first_poll_seen = first_poll && self.config.daemon.first_poll == FirstPoll::Seen;
+        let name = feed.name.clone();
+        let (items, unseen) = self
+            .store
+            .call(move |s| {
+                let unseen = s.unseen(&name, &items)?;
+                Ok((items, unseen))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let mut matches = Vec::new();
+        let mut match_count = 0;
+        if !first_poll_seen {
+            for (i, item) in items.iter().enumerate() {
+                if !unseen.get(i).copied().unwrap_or(false) || self.too_old(item, now) {
+                    continue;
+                }
+                let entries = self.match_item(feed, item);
+                if !entries.is_empty() {
+                    match_count += entries.len();
+                    matches.push((i, entries));
+                }
+            }
+        }
+        let new_items = unseen.iter().filter(|n| **n).count();
+        let next_poll = pacing::next_poll_after_success(
+            now,
+            feed.interval,
+            &FeedHints {
+                server: Some(&fetched.hints),
+                ttl_minutes: parsed.ttl_minutes,
+                skip_hours: &parsed.skip_hours,
+                skip_days: &parsed.skip_days,
+            },
+        );
+        let commit = PollCommit {
+            feed: feed.name.clone(),
+            now,
+            etag: fetched.etag,
+            last_modified: fetched.last_modified,
+            http_status: matches!(feed.source, FeedSource::Http(_)).then_some(fetched.status),
+            next_poll,
+            items,
+            matches,
+        };
+        let item_count = commit.items.len();
+        let summary = self
+            .store
+            .call(move |s| s.commit_poll(&commit))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = match_count;
+        Ok(FeedOutcome::Polled {
+            items: item_count,
+            new_items,
+            matches: summary.new_matches,
+            first_poll_seen,
+        })
+    }
+
+    fn too_old(&self, item: &Item, now: DateTime<Utc>) -> bool {
+        match (self.config.daemon.max_age, item.published) {
+            (Some(max_age), Some(published)) => {
+                chrono::Duration::from_std(max_age).is_ok_and(|m| published < now - m)
+            }
+            _ => false,
+        }
+    }
+
+    /// The outbox entries for one new item: every rule that applies to its feed and
+    /// matches, times the rule's destinations.
+    pub fn match_item(&self, feed: &FeedConfig, item: &Item) -> Vec<OutboxEntry> {
+        let doc = Document::from_item(item, &feed.name);
+        let applies = |r: usize| {
+            self.rule_feeds
+                .get(r)
+                .is_some_and(|scope| scope.as_ref().is_none_or(|s| s.contains(&feed.name)))
+        };
+        let mut out = Vec::new();
+        for m in self.rules.matches(&doc, &applies) {
+            let Some(rule) = self.config.rules.get(m.rule) else {
+                continue;
+            };
+            for dest in &rule.notify {
+                out.push(OutboxEntry {
+                    rule: rule.name.clone(),
+                    destination: dest.clone(),
+                    matched: m.matched.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Assembles and sends every digest that is due at `now`. `cycle_done` says a poll
+    /// cycle just ended, which is when `immediate` destinations are due. Destinations are
+    /// handled concurrently, so a failing one never delays another.
+    pub async fn deliver_due(&self, now: DateTime<Utc>, cycle_done: bool) -> Vec<DeliveryReport> {
+        let runs = self
+            .config
+            .destinations
+            .iter()
+            .map(|d| self.deliver_destination(d, now, cycle_done));
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// When the delivery loop should next look: the earliest scheduled digest or retry.
+    pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let names: Vec<String> = self
+            .config
+            .destinations
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        self.store
+            .call(move |s| {
+                let mut earliest: Option<DateTime<Utc>> = None;
+                for name in &names {
+                    for at in [s.destination_due(name)?, s.next_retry(name)?]
+                        .into_iter()
+                        .flatten()
+                    {
+                        earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                    }
+                }
+                Ok(earliest.map(|e| e.max(now)))
+            })
+            .await
+            .unwrap_or(None)
+    }
+
+    async fn deliver_destination(
+        &self,
+        dest: &crate::config::DestinationConfig,
+        now: DateTime<Utc>,
+        cycle_done: bool,
+    ) -> Vec<DeliveryReport> {
+        let name = dest.name.clone();
+        let schedule = dest.digest.clone();
+        let tz = dest.timezone;
+        let max_items = dest.max_items;
+        let assembled = self
+            .store
+            .call(move |s| {
+                let due = match &schedule {
+                    Schedule::Immediate => cycle_done,
+                    other => match s.destination_due(&name)? {
+                        Some(at) => at <= now,
+                        None => {
+                            // First sight of this destination: start its clock.
+                            if let Some(next) = other.next_due(now, tz) {
+                                s.set_destination_due(&name, next)?;
+                            }
+                            false
+                        }
+                    },
+                };
+                if due {
+                    s.assemble_digests(&name, max_items, now)?;
+                    if let Some(next) = schedule.next_due(now, tz) {
+                        s.set_destination_due(&name, next)?;
+                    }
+                }
+                s.due_digests(&name, now)
+            })
+            .await;
+        let due = match assembled {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(destination = %dest.name, error = %e, "cannot assemble digests");
+                return Vec::new();
+            }
+        };
+        let mut reports = Vec::new();
+        for stored in due {
+            let digest = stored.digest;
+            let result = self.deliverer.deliver(dest, &digest).await;
+            let id = digest.id.clone();
+            let attempts = stored.attempts + 1;
+            let first_attempt = stored.first_attempt.unwrap_or(now);
+            let retry_for = dest.retry_for;
+            let report_err = result.as_ref().err().map(|e| e.message.clone());
+            let outcome = result.as_ref().map(|_| ()).map_err(DeliveryError::clone);
+            let dest_name = dest.name.clone();
+            let done = Utc::now();
+            let marked = self
+                .store
+                .call(move |s| match outcome {
+                    Ok(()) => {
+                        s.mark_sent(&id, done)?;
+                        s.record_delivery(&dest_name, done)
+                    }
+                    Err(e) => match e.kind {
+                        DeliveryErrorKind::Permanent => s.mark_failed(&id, done, &e.message),
+                        DeliveryErrorKind::Transient { retry_after } => {
+                            let gave_up = chrono::Duration::from_std(retry_for)
+                                .is_ok_and(|rf| done - first_attempt >= rf);
+                            if gave_up {
+                                s.mark_failed(
+                                    &id,
+                                    done,
+                                    &format!("gave up retrying after {retry_for:?}: {}", e.message),
+                                )
+                            } else {
+                                let wait = pacing::backoff(
+                                    std::time::Duration::from_secs(30),
+                                    attempts,
+                                    std::time::Duration::from_secs(3600),
+                                    retry_after,
+                                    pacing::jitter(),
+                                );
+                                let next = done
+                                    + chrono::Duration::from_std(wait)
+                                        .unwrap_or(chrono::Duration::hours(1));
+                                s.mark_retry(&id, done, &e.message, next)
+                            }
+                        }
+                    },
+                })
+                .await;
+            if let Err(e) = marked {
+                tracing::error!(destination = %dest.name, digest = %digest.id, error = %e, "cannot record the delivery result");
+            }
+            match &report_err {
+                None => {
+                    tracing::info!(destination = %dest.name, digest = %digest.id, items = digest.items.len(), "digest delivered")
+                }
+                Some(err) => {
+                    tracing::warn!(destination = %dest.name, digest = %digest.id, error = %err, "delivery failed")
+                }
+            }
+            reports.push(DeliveryReport {
+                destination: dest.name.clone(),
+                digest: digest.id.clone(),
+                items: digest.items.len(),
+                result: report_err.map_or(Ok(()), Err),
+            });
+        }
+        reports
+    }
+}
