@@ -410,3 +410,55 @@ fn a_lying_charset_declaration() {
         assert_eq!(feed.items[0].summary, "саммит ОДКБ", "{what}");
     }
 }
+
+/// Every input under fuzz/regressions/ goes through the checks of its fuzz target.
+#[test]
+fn fuzz_regressions_hold() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let files = |target: &str| -> Vec<(String, Vec<u8>)> {
+        let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let bytes = std::fs::read(e.path()).ok()?;
+                Some((e.path().display().to_string(), bytes))
+            })
+            .collect()
+    };
+    const CHARSETS: [Option<&str>; 5] = [
+        None,
+        Some("utf-8"),
+        Some("windows-1251"),
+        Some("koi8-r"),
+        Some("utf-16"),
+    ];
+    for (name, file) in files("parse") {
+        // The target reads the first byte as its choice of HTTP charset; try them all.
+        let body = file.get(1..).unwrap_or_default();
+        for (bytes, charset) in [&file[..], body]
+            .into_iter()
+            .flat_map(|b| CHARSETS.map(|c| (b, c)))
+        {
+            if let Ok(feed) = parse_feed(bytes, charset, Some("https://example.org/feed/")) {
+                let keys: HashSet<&str> = feed.items.iter().map(|i| i.key.as_str()).collect();
+                assert_eq!(keys.len(), feed.items.len(), "{name}: unique keys");
+            }
+        }
+    }
+    for (name, bytes) in files("rule_parser") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Ok(q) = feedwatch::rules::Query::parse(text) {
+            let printed = q.to_string();
+            let again = feedwatch::rules::Query::parse(&printed);
+            assert_eq!(
+                again.as_ref().ok(),
+                Some(&q),
+                "{name}: {text:?} printed as {printed:?}"
+            );
+        }
+    }
+}

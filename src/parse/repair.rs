@@ -29,6 +29,16 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            b'<' if is_xml_declaration(&text[i..]) => {
+                // quick-xml switches decoders on a declaration's `encoding` and panics when
+                // a declaration comes after the start; the text is UTF-8 already and
+                // nothing else a declaration says matters to a feed reader.
+                let end = text[i..].find("?>").map_or(text.len(), |e| i + e + 2);
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[copied..i]);
+                i = end;
+                copied = end;
+            }
             b'<' if is_doctype(&text[i..]) => {
                 let end = skip_doctype(text, i);
                 entities = Entities::declared(&text[i..end]);
@@ -73,6 +83,13 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
             o.push_str(&text[copied..]);
             Cow::Owned(o)
         }
+    })
+}
+
+/// `<?xml` followed by whitespace or `?>`: what quick-xml reads as a declaration.
+fn is_xml_declaration(rest: &str) -> bool {
+    rest.strip_prefix("<?xml").is_some_and(|r| {
+        r.starts_with("?>") || r.starts_with(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
     })
 }
 
@@ -262,7 +279,11 @@ mod tests {
             ),
             (
                 "<?xml version='1.0'?>\n<!doctype rss SYSTEM \"http://127.0.0.1/x.dtd\">\n<rss>&y;</rss>",
-                "<?xml version='1.0'?>\n\n<rss>&amp;y;</rss>",
+                "\n\n<rss>&amp;y;</rss>",
+            ),
+            (
+                "<rss><?xml version=\"1.0\" encoding=\"windows-1251\"?><?xml?><?xml-stylesheet href='s'?></rss>",
+                "<rss><?xml-stylesheet href='s'?></rss>",
             ),
             (
                 "<!DOCTYPE rss [<!ENTITY q \"]>\">]><rss>&q;</rss>",
