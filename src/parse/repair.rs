@@ -88,9 +88,8 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
 
 /// `<?xml` followed by whitespace or `?>`: what quick-xml reads as a declaration.
 fn is_xml_declaration(rest: &str) -> bool {
-    rest.strip_prefix("<?xml").is_some_and(|r| {
-        r.starts_with("?>") || r.starts_with(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'))
-    })
+    rest.strip_prefix("<?xml")
+        .is_some_and(|r| r.starts_with("?>") || r.starts_with([' ', '\t', '\r', '\n']))
 }
 
 fn is_doctype(rest: &str) -> bool {
