@@ -6,7 +6,7 @@
 //! document deterministically (see [`assign_keys`]), so two parses of the same bytes always
 //! give the same keys.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -126,6 +126,7 @@ pub fn base_key(item: &Item) -> String {
 /// parse.
 pub fn assign_keys(items: &mut [Item]) {
     let mut used: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut next: HashMap<String, usize> = HashMap::new();
     for item in items.iter_mut() {
         item.norm_link = item.link.as_deref().and_then(normalise_link);
         let base = base_key(item);
@@ -140,11 +141,16 @@ pub fn assign_keys(items: &mut [Item]) {
             let title_hash = short_hash(&[&item.title]);
             key = format!("{key}#{}", &title_hash[..8]);
         }
-        let stem = key.clone();
-        let mut n = 2;
-        while used.contains(&key) {
-            key = format!("{stem}#{n}");
-            n += 1;
+        if used.contains(&key) {
+            // Resume where the last item with this stem stopped: every smaller counter is
+            // taken already, so the key is the same as counting from 2, without the
+            // quadratic cost of a feed full of identical items.
+            let stem = key.clone();
+            let n = next.entry(stem.clone()).or_insert(2);
+            while used.contains(&key) {
+                key = format!("{stem}#{n}");
+                *n += 1;
+            }
         }
         used.insert(key.clone());
         item.key = key;
