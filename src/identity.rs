@@ -1,4 +1,5 @@
-//! Item identity: the dedupe key of every item, never random, and link normalisation.
+//! Item identity: the dedupe key of every item, never random, and link normalisation; and
+//! the identity of a feed's source, which outlives the feed's name.
 //!
 //! The key is the feed's own guid/id when it has one (`guid:<id>`), else its normalised
 //! link (`link:<link>`), else a hash of its title and text (`hash:<hex>`). Dates never take
@@ -11,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::config::FeedSource;
 use crate::model::Item;
 
 /// Query parameters that only track the reader and never change what a link points to.
@@ -76,6 +78,15 @@ pub fn normalise_link(link: &str) -> Option<String> {
             Some(rest.to_string())
         }
         _ => Some(url.to_string()),
+    }
+}
+
+/// The identity of a feed's source, stored with its state so a feed renamed in the config
+/// is recognised: a hash, so a password in the URL never reaches the state database.
+pub fn feed_source_id(source: &FeedSource) -> String {
+    match source {
+        FeedSource::Http(url) => format!("url:{}", short_hash(&[url.as_str()])),
+        FeedSource::File(path) => format!("file:{}", short_hash(&[&path.to_string_lossy()])),
     }
 }
 

@@ -2,7 +2,6 @@
 //! server: schedules, restarts, Retry-After, health notices, SIGHUP, SIGTERM, sd_notify.
 
 mod support;
-#[allow(dead_code)]
 mod util;
 
 use std::fs::File;

@@ -238,12 +238,12 @@ fn items_that_leave_the_feed_and_come_back_are_not_new() {
     let a = item(Some("a"), "CSTO one", Some("http://example.org/a"), None);
     let b = item(Some("b"), "CSTO two", Some("http://example.org/b"), None);
     let c = item(Some("c"), "CSTO three", Some("http://example.org/c"), None);
-    p.poll(&[a.clone()]);
+    p.poll(std::slice::from_ref(&a));
     let out = p.poll(&[b.clone(), a.clone()]);
     assert!(out.contains("1 new, 1 matches"), "{out}");
     // b and a drop out for a few polls, then come back (in another order).
     for _ in 0..2 {
-        let out = p.poll(&[c.clone()]);
+        let out = p.poll(std::slice::from_ref(&c));
         assert!(!out.contains("CSTO two"), "{out}");
     }
     let out = p.poll(&[a, c, b]);
