@@ -128,6 +128,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             );
         }
     }
+    crate::daemon::prune(engine.store(), engine.config.daemon.retention).await;
     EXIT_OK
 }
 
@@ -166,13 +167,7 @@ pub fn parse_source(s: &str) -> Result<FeedSource, String> {
 async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, String> {
     let src = parse_source(source)?;
     let source = shown_source(source);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     match fetcher
         .fetch(req)
         .await
@@ -397,13 +392,7 @@ pub async fn discover(page: &str) -> u8 {
         }
     };
     let page = &shown_source(page);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     let fetched = match fetcher.fetch(req).await {
         Ok(FetchOutcome::Modified(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {

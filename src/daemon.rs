@@ -36,6 +36,9 @@ const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 /// shorter, so start-up is not a burst.
 const STARTUP_SPREAD: Duration = Duration::from_secs(60);
 
+/// How often the daemon prunes the state database (also once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 struct Shared {
     engine: RwLock<Arc<Engine>>,
     store: StoreHandle,
@@ -112,6 +115,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     let deliverer = tokio::spawn(delivery_supervisor(shared.clone()));
     let watchdog = sd_notify::watchdog_enabled()
         .map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
+    let pruner = tokio::spawn(prune_loop(shared.clone()));
 
     let grace = loop {
         tokio::select! {
@@ -123,6 +127,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     tracing::info!("shutting down: no new polls; in-flight deliveries get {grace:?}");
     notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")]);
     poller.abort();
+    pruner.abort();
     if let Some(w) = watchdog {
         w.abort();
     }
@@ -406,6 +411,27 @@ async fn destination_loop(shared: Arc<Shared>, name: String) {
             _ = reloads.changed() => false,
             _ = tokio::time::sleep(wait) => false,
         };
+    }
+}
+
+/// Prunes at start, then once a day: sleeping a day is the only wake-up this adds.
+async fn prune_loop(shared: Arc<Shared>) {
+    loop {
+        let retention = shared.engine.read().await.config.daemon.retention;
+        prune(&shared.store, retention).await;
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
+/// Keeps the state file bounded: forgotten keys, old sent digests, orphaned items.
+pub(crate) async fn prune(store: &StoreHandle, retention: Duration) {
+    let now = Utc::now();
+    match store
+        .call(move |s| s.prune(now, retention, crate::store::SENT_RETENTION))
+        .await
+    {
+        Ok(stats) => tracing::info!(?stats, "pruned the state database"),
+        Err(e) => tracing::error!(error = %e, "cannot prune the state database"),
     }
 }
 

@@ -60,9 +60,9 @@ use rusqlite::{Connection, Row};
 pub use digests::{DigestStatus, StoredDigest};
 pub use error::StoreError;
 pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
-pub use prune::PruneStats;
+pub use prune::{PruneStats, SENT_RETENTION};
 pub use rename::ConfiguredFeed;
-pub use status::{DestinationStatus, FailedDigest, FeedStatus};
+pub use status::{DestinationStatus, FailedDigest, FeedStatus, SizeStats};
 
 use error::sql;
 
