@@ -91,6 +91,7 @@ pub fn commit(
         .collect();
     PollCommit {
         feed: feed.to_string(),
+        source: None,
         now,
         http_status: Some(200),
         etag: Some(format!("\"{}\"", now.timestamp())),

@@ -112,6 +112,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    engine.adopt_renamed_feeds().await;
     let reports = engine.poll_all().await;
     for report in &reports {
         out!("{report}");
