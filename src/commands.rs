@@ -29,7 +29,10 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config, u8> {
     })?;
     let cfg = config::load(&path).map_err(|e| {
         eprintln!("{e}");
-        eprintln!("feedwatch: {} has errors; nothing was started", path.display());
+        eprintln!(
+            "feedwatch: {} has errors; nothing was started",
+            path.display()
+        );
         EXIT_BAD_INPUT
     })?;
     for w in &cfg.warnings {
@@ -87,7 +90,10 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
     }
     for d in engine.deliver_due(Utc::now(), true).await {
         if let Err(e) = &d.result {
-            println!("{}: digest {} ({} items) not delivered: {e}", d.destination, d.digest, d.items);
+            println!(
+                "{}: digest {} ({} items) not delivered: {e}",
+                d.destination, d.digest, d.items
+            );
         }
     }
     EXIT_OK
@@ -120,12 +126,18 @@ async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, Stri
         user_agent: crate::USER_AGENT,
         headers: &[],
     };
-    match fetcher.fetch(req).await.map_err(|e| format!("{source}: {e}"))? {
+    match fetcher
+        .fetch(req)
+        .await
+        .map_err(|e| format!("{source}: {e}"))?
+    {
         FetchOutcome::Modified(f) => {
             crate::parse::parse_feed(&f.body, f.charset.as_deref(), f.final_url.as_deref())
                 .map_err(|e| format!("{source}: {e}"))
         }
-        FetchOutcome::NotModified { .. } => Err(format!("{source}: the server answered 304 Not Modified to an unconditional request")),
+        FetchOutcome::NotModified { .. } => Err(format!(
+            "{source}: the server answered 304 Not Modified to an unconditional request"
+        )),
     }
 }
 
@@ -180,7 +192,9 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
         let feed_name = feed.title.as_deref().unwrap_or(source);
         for item in &feed.items {
             let doc = Document::from_item(item, feed_name);
-            let Some(m) = set.matches(&doc, &|_| true).into_iter().next() else { continue };
+            let Some(m) = set.matches(&doc, &|_| true).into_iter().next() else {
+                continue;
+            };
             any_match = true;
             if json {
                 let hit = RuleHit {
@@ -234,7 +248,7 @@ struct Inspected<'a> {
 fn inspected(item: &Item) -> Inspected<'_> {
     let mut words = Vec::new();
     for text in [&item.title, &item.summary, &item.content] {
-        words.extend(crate::text::words(text).map(|w| w.folded.to_string()));
+        words.extend(crate::text::words(text));
     }
     Inspected {
         key: &item.key,
@@ -265,7 +279,11 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
         }
     };
     if !json {
-        println!("{}: {} items", feed.title.as_deref().unwrap_or(source), feed.items.len());
+        println!(
+            "{}: {} items",
+            feed.title.as_deref().unwrap_or(source),
+            feed.items.len()
+        );
     }
     for item in &feed.items {
         let view = inspected(item);
@@ -294,4 +312,246 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
         println!("words:      {}", view.words.join(" "));
     }
     EXIT_OK
+}
+
+/// `feedwatch import-opml FILE`
+pub fn import_opml(file: &Path) -> u8 {
+    let text = match std::fs::read(file) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("feedwatch: cannot read {}: {e}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    match crate::discover::import_opml(&text) {
+        Ok(feeds) => {
+            print!("{}", crate::discover::to_toml(&feeds));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {}: {e}", file.display());
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// `feedwatch discover URL`
+pub async fn discover(page: &str) -> u8 {
+    let fetcher = match one_shot_fetcher() {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let src = match parse_source(page) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let req = FetchRequest {
+        source: &src,
+        etag: None,
+        last_modified: None,
+        user_agent: crate::USER_AGENT,
+        headers: &[],
+    };
+    let fetched = match fetcher.fetch(req).await {
+        Ok(FetchOutcome::Modified(f)) => f,
+        Ok(FetchOutcome::NotModified { .. }) => {
+            eprintln!("feedwatch: {page}: unexpected 304 Not Modified");
+            return EXIT_BAD_INPUT;
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {page}: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let base = fetched
+        .final_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .or_else(|| url::Url::parse(page).ok());
+    let Some(base) = base else {
+        eprintln!("feedwatch: {page}: cannot resolve links without a base URL");
+        return EXIT_BAD_INPUT;
+    };
+    let html = String::from_utf8_lossy(&fetched.body);
+    let feeds = crate::discover::discover_links(&html, &base);
+    if feeds.is_empty() {
+        eprintln!("feedwatch: {page}: the page links no feeds with <link rel=\"alternate\">");
+        return EXIT_NO_MATCH;
+    }
+    print!("{}", crate::discover::to_toml(&feeds));
+    EXIT_OK
+}
+
+#[derive(Serialize)]
+struct StatusReport {
+    config: String,
+    state: String,
+    feeds: Vec<crate::store::FeedStatus>,
+    destinations: Vec<crate::store::DestinationStatus>,
+}
+
+/// `feedwatch status [--json]`: reads the state database (read-only, safe while the
+/// daemon runs). Feeds are listed in config order; feeds not in the config are omitted.
+pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let store = match Store::open_read_only(&cfg.daemon.state) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_STATE;
+        }
+    };
+    let names: Vec<&str> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+    let (feeds, destinations) = match (store.feeds_status(), store.destinations_status(&names)) {
+        (Ok(f), Ok(d)) => (f, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_STATE;
+        }
+    };
+    let feeds: Vec<_> = cfg
+        .feeds
+        .iter()
+        .filter_map(|f| feeds.iter().find(|s| s.name == f.name).cloned())
+        .collect();
+    let report = StatusReport {
+        config: cfg.path.display().to_string(),
+        state: cfg.daemon.state.display().to_string(),
+        feeds,
+        destinations,
+    };
+    if json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("feedwatch: cannot encode JSON: {e}");
+                return EXIT_STATE;
+            }
+        }
+        return EXIT_OK;
+    }
+    let t = |d: &Option<chrono::DateTime<Utc>>| {
+        d.map_or("-".to_string(), |d| {
+            d.format("%Y-%m-%d %H:%M:%S").to_string()
+        })
+    };
+    println!("state: {}", report.state);
+    println!("feeds:");
+    for f in &report.feeds {
+        println!(
+            "  {}: {} | last poll {} | last success {} | HTTP {} | {} seen | {} failures | next {}",
+            f.name,
+            f.health.as_str(),
+            t(&f.last_poll),
+            t(&f.last_success),
+            f.http_status.map_or("-".into(), |s| s.to_string()),
+            f.items_seen,
+            f.failures,
+            t(&f.next_poll)
+        );
+        if let Some(err) = &f.last_error {
+            println!("    last error: {err}");
+        }
+    }
+    let unpolled = cfg.feeds.len() - report.feeds.len();
+    if unpolled > 0 {
+        println!("  ({unpolled} feeds not polled yet)");
+    }
+    println!("destinations:");
+    for d in &report.destinations {
+        println!(
+            "  {}: {} pending matches, {} pending digests | next digest {} | next retry {} | last delivery {}",
+            d.name,
+            d.pending_matches,
+            d.pending_digests,
+            t(&d.next_due),
+            t(&d.next_retry),
+            t(&d.last_delivery)
+        );
+        for f in &d.failed {
+            println!(
+                "    FAILED digest {} ({} attempts): {} (run `feedwatch retry {}` to try again)",
+                f.id,
+                f.attempts,
+                f.error.as_deref().unwrap_or("-"),
+                d.name
+            );
+        }
+    }
+    EXIT_OK
+}
+
+/// `feedwatch retry NAME`
+pub fn retry(explicit: Option<&Path>, name: &str) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !cfg.destinations.iter().any(|d| d.name == name) {
+        let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+        eprintln!(
+            "feedwatch: no destination `{name}` in the config (destinations: {})",
+            known.join(", ")
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let mut store = match open_store(&cfg) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.retry_failed(name, Utc::now()) {
+        Ok(n) => {
+            println!(
+                "{name}: {n} failed digests re-queued; the daemon (or the next `run --once`) sends them"
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            EXIT_STATE
+        }
+    }
+}
+
+/// `feedwatch test-destination NAME`: a sample digest, sent once, not recorded.
+pub async fn test_destination(explicit: Option<&Path>, name: &str) -> u8 {
+    let cfg = match load_config(explicit) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(dest) = cfg.destinations.iter().find(|d| d.name == name) else {
+        let known: Vec<_> = cfg.destinations.iter().map(|d| d.name.as_str()).collect();
+        eprintln!(
+            "feedwatch: no destination `{name}` in the config (destinations: {})",
+            known.join(", ")
+        );
+        return EXIT_BAD_INPUT;
+    };
+    let deliverer = match crate::deliver::Deliverer::new() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("feedwatch: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let digest = crate::digest::sample_digest(name, Utc::now());
+    match deliverer.deliver(dest, &digest).await {
+        Ok(()) => {
+            println!("{name}: sample digest {} accepted", digest.id);
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!(
+                "feedwatch: {name}: sample digest not delivered: {}",
+                e.message
+            );
+            EXIT_BAD_INPUT
+        }
+    }
 }

@@ -85,12 +85,17 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     );
     notify(&[
         NotifyState::Ready,
-        NotifyState::Status(&format!("watching {} feeds with {} rules", cfg.feeds.len(), cfg.rules.len())),
+        NotifyState::Status(&format!(
+            "watching {} feeds with {} rules",
+            cfg.feeds.len(),
+            cfg.rules.len()
+        )),
     ]);
 
     let poller = tokio::spawn(poll_loop(shared.clone()));
     let deliverer = tokio::spawn(delivery_loop(shared.clone()));
-    let watchdog = sd_notify::watchdog_enabled().map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
+    let watchdog = sd_notify::watchdog_enabled()
+        .map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
 
     let grace = loop {
         tokio::select! {
@@ -107,7 +112,10 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     }
     // Deliveries mark their digests only after the destination answered; one cut off here
     // stays pending in the outbox and is sent again, with the same id, after a restart.
-    if tokio::time::timeout(grace, stop_delivery(deliverer, &shared)).await.is_err() {
+    if tokio::time::timeout(grace, stop_delivery(deliverer, &shared))
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over; unsent digests stay pending in the outbox");
     }
     EXIT_OK
@@ -128,7 +136,9 @@ fn notify(states: &[NotifyState<'_>]) {
 
 async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
     let current = shared.engine.read().await.config.clone();
-    let path = explicit.map(PathBuf::from).unwrap_or_else(|| current.path.clone());
+    let path = explicit
+        .map(PathBuf::from)
+        .unwrap_or_else(|| current.path.clone());
     notify(&[NotifyState::Reloading]);
     match config::load(&path) {
         Err(errors) => {
@@ -136,7 +146,9 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
         }
         Ok(cfg) => {
             if cfg.daemon.state != current.daemon.state {
-                tracing::warn!("`state` cannot change on reload; restart feedwatch to use the new file");
+                tracing::warn!(
+                    "`state` cannot change on reload; restart feedwatch to use the new file"
+                );
             }
             for w in &cfg.warnings {
                 tracing::warn!("{w}");
@@ -158,7 +170,9 @@ async fn poll_loop(shared: Arc<Shared>) {
     // Feeds never polled before get a spread-out first poll; the rest resume from the db.
     let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
     loop {
-        shared.progress.store(Utc::now().timestamp(), Ordering::Relaxed);
+        shared
+            .progress
+            .store(Utc::now().timestamp(), Ordering::Relaxed);
         let engine = shared.engine.read().await.clone();
         let now = Utc::now();
         let store = shared.store.clone();
@@ -181,7 +195,8 @@ async fn poll_loop(shared: Arc<Shared>) {
             let at = next.unwrap_or_else(|| {
                 *first_seen.entry(feed.name.clone()).or_insert_with(|| {
                     let spread = STARTUP_SPREAD.min(feed.interval);
-                    now + chrono::Duration::from_std(spread.mul_f64(crate::pacing::jitter())).unwrap_or_default()
+                    now + chrono::Duration::from_std(spread.mul_f64(crate::pacing::jitter()))
+                        .unwrap_or_default()
                 })
             });
             if at <= now {
@@ -193,7 +208,10 @@ async fn poll_loop(shared: Arc<Shared>) {
         if !due.is_empty() {
             let polls = due.iter().map(|f| engine.poll_feed(f));
             let reports = futures_util::future::join_all(polls).await;
-            let failing = reports.iter().filter(|r| matches!(r.outcome, FeedOutcome::Failed { .. })).count();
+            let failing = reports
+                .iter()
+                .filter(|r| matches!(r.outcome, FeedOutcome::Failed { .. }))
+                .count();
             for r in &reports {
                 first_seen.remove(&r.feed);
             }
@@ -208,7 +226,10 @@ async fn poll_loop(shared: Arc<Shared>) {
             shared.cycle_done.notify_one();
             continue;
         }
-        let wait = (next_wake - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP);
+        let wait = (next_wake - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SLEEP);
         tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
     }
 }
@@ -240,7 +261,10 @@ async fn watchdog_loop(shared: Arc<Shared>, period: Duration) {
         if Utc::now().timestamp() - last <= stale_after {
             notify(&[NotifyState::Watchdog]);
         } else {
-            tracing::error!("the poll loop has made no progress for {}s; not pinging the watchdog", Utc::now().timestamp() - last);
+            tracing::error!(
+                "the poll loop has made no progress for {}s; not pinging the watchdog",
+                Utc::now().timestamp() - last
+            );
         }
         tokio::time::sleep(tick).await;
     }

@@ -57,15 +57,21 @@ pub struct Fetched {
 pub enum FetchOutcome {
     Modified(Fetched),
     /// 304: nothing to parse, nothing to change.
-    NotModified { hints: ServerHints },
+    NotModified {
+        hints: ServerHints,
+    },
 }
 
 /// Why a fetch failed. Messages say what happened and, where it helps, what to do.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum FetchError {
-    #[error("no answer within {0:?} (the whole request, body included); the server is slow or stalled")]
+    #[error(
+        "no answer within {0:?} (the whole request, body included); the server is slow or stalled"
+    )]
     Timeout(Duration),
-    #[error("the body is larger than {limit} bytes once decoded; raise `max_body` if this feed is really that big")]
+    #[error(
+        "the body is larger than {limit} bytes once decoded; raise `max_body` if this feed is really that big"
+    )]
     TooLarge { limit: u64 },
     #[error("HTTP {status}{}{}", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default(), hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
     Status {
@@ -153,7 +159,11 @@ impl Fetcher {
         }
     }
 
-    async fn fetch_http(&self, url: &str, req: FetchRequest<'_>) -> Result<FetchOutcome, FetchError> {
+    async fn fetch_http(
+        &self,
+        url: &str,
+        req: FetchRequest<'_>,
+    ) -> Result<FetchOutcome, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
@@ -167,14 +177,18 @@ impl Fetcher {
         for (name, value) in req.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| FetchError::Request(format!("header name `{name}` is invalid")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| FetchError::Request(format!("header `{name}` has an invalid value")))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                FetchError::Request(format!("header `{name}` has an invalid value"))
+            })?;
             headers.insert(name, value);
         }
         if let Some(etag) = req.etag.and_then(|v| HeaderValue::from_str(v).ok()) {
             headers.insert(header::IF_NONE_MATCH, etag);
         }
-        if let Some(lm) = req.last_modified.and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(lm) = req
+            .last_modified
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             headers.insert(header::IF_MODIFIED_SINCE, lm);
         }
 
@@ -249,7 +263,9 @@ async fn read_capped(resp: &mut reqwest::Response, limit: usize) -> Option<Vec<u
     let mut body = Vec::new();
     while body.len() < limit {
         match resp.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
             _ => break,
         }
     }
@@ -364,9 +380,16 @@ pub fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
 /// Advice for statuses users can do something about.
 fn status_hint(status: u16, body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body).to_ascii_lowercase();
-    let bot_wall = ["just a moment", "cf-chl", "captcha", "cloudflare", "access denied", "bot"]
-        .iter()
-        .any(|m| text.contains(m));
+    let bot_wall = [
+        "just a moment",
+        "cf-chl",
+        "captcha",
+        "cloudflare",
+        "access denied",
+        "bot",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
     match status {
         403 | 429 | 503 if bot_wall => Some(
             "the server's bot protection refused the request; try a per-feed `user_agent` (and check the site allows feed readers)".into(),
@@ -385,33 +408,56 @@ mod tests {
 
     #[test]
     fn charset_parameter() {
-        assert_eq!(charset_of("text/xml; charset=windows-1251").as_deref(), Some("windows-1251"));
-        assert_eq!(charset_of("application/rss+xml;Charset=\"UTF-8\"").as_deref(), Some("UTF-8"));
+        assert_eq!(
+            charset_of("text/xml; charset=windows-1251").as_deref(),
+            Some("windows-1251")
+        );
+        assert_eq!(
+            charset_of("application/rss+xml;Charset=\"UTF-8\"").as_deref(),
+            Some("UTF-8")
+        );
         assert_eq!(charset_of("text/xml"), None);
         assert_eq!(charset_of("text/xml; charset="), None);
     }
 
     #[test]
     fn retry_after_forms() {
-        let now = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        let now = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Tue, 01 Dec 2026 10:05:00 GMT", now),
             Some(Duration::from_secs(300))
         );
         assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
     fn cache_hints() {
         let mut h = HeaderMap::new();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
-        h.insert(header::EXPIRES, HeaderValue::from_static("Tue, 01 Dec 2026 11:00:00 GMT"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Tue, 01 Dec 2026 11:00:00 GMT"),
+        );
         let hints = server_hints(&h, Utc::now());
         assert_eq!(hints.max_age, Some(Duration::from_secs(600)));
-        assert_eq!(hints.expires.map(|e| e.to_rfc3339()).as_deref(), Some("2026-12-01T11:00:00+00:00"));
+        assert_eq!(
+            hints.expires.map(|e| e.to_rfc3339()).as_deref(),
+            Some("2026-12-01T11:00:00+00:00")
+        );
     }
 
     #[test]

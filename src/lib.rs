@@ -18,16 +18,19 @@
 //! - [`deliver`]: sending digests to destinations (stdout, email, webhook).
 //! - [`pipeline`]: wires the stages for one poll of one feed and for `run --once`.
 
+pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod deliver;
 pub mod digest;
+pub mod discover;
 pub mod fetch;
+pub mod health;
 pub mod html;
-pub mod commands;
 pub mod identity;
 pub mod logging;
-pub mod pacing;
 pub mod model;
+pub mod pacing;
 pub mod parse;
 pub mod pipeline;
 pub mod rules;

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use feedwatch::commands;
 
 #[derive(Parser)]
-#[command(name = "feedwatch", version, about = "Watches news feeds for topics and sends alert digests")]
+#[command(
+    name = "feedwatch",
+    version,
+    about = "Watches news feeds for topics and sends alert digests"
+)]
 struct Cli {
     /// Log format: human-readable text (default) or JSON lines for log shippers.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -79,14 +83,25 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print `[[feed]]` tables for the feeds of an OPML export.
+    ImportOpml { file: PathBuf },
+    /// Find the feeds an HTML page links with <link rel="alternate"> and print `[[feed]]` tables.
+    Discover { url: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let daemon = matches!(cli.command, Command::Run { once: false, .. });
-    feedwatch::logging::init(cli.log_format == LogFormat::Json, cli.log_level.as_deref(), daemon);
+    feedwatch::logging::init(
+        cli.log_format == LogFormat::Json,
+        cli.log_level.as_deref(),
+        daemon,
+    );
     feedwatch::init_crypto();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("feedwatch: cannot start the async runtime: {e}");
@@ -97,11 +112,19 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Check { config } => commands::check(config.as_deref()),
             Command::Run { config, once } => commands::run(config.as_deref(), once).await,
-            Command::TestRule { query, sources, json } => commands::test_rule(&query, &sources, json).await,
+            Command::TestRule {
+                query,
+                sources,
+                json,
+            } => commands::test_rule(&query, &sources, json).await,
             Command::Inspect { source, json } => commands::inspect(&source, json).await,
-            Command::TestDestination { name, config } => commands::test_destination(config.as_deref(), &name).await,
+            Command::TestDestination { name, config } => {
+                commands::test_destination(config.as_deref(), &name).await
+            }
             Command::Status { config, json } => commands::status(config.as_deref(), json),
             Command::Retry { name, config } => commands::retry(config.as_deref(), &name),
+            Command::ImportOpml { file } => commands::import_opml(&file),
+            Command::Discover { url } => commands::discover(&url).await,
         }
     });
     ExitCode::from(code)

@@ -27,7 +27,11 @@ pub struct FeedHints<'a> {
 const MAX_HINT: Duration = Duration::from_secs(24 * 3600);
 
 /// The next poll after a successful one.
-pub fn next_poll_after_success(now: DateTime<Utc>, interval: Duration, hints: &FeedHints<'_>) -> DateTime<Utc> {
+pub fn next_poll_after_success(
+    now: DateTime<Utc>,
+    interval: Duration,
+    hints: &FeedHints<'_>,
+) -> DateTime<Utc> {
     let mut wait = interval;
     if let Some(server) = hints.server {
         if let Some(max_age) = server.max_age {
@@ -49,7 +53,9 @@ pub fn next_poll_after_success(now: DateTime<Utc>, interval: Duration, hints: &F
     // Skip hours/days the feed says it does not update in (at most a week ahead).
     for _ in 0..(24 * 7) {
         let hour_skipped = hints.skip_hours.contains(&at.hour());
-        let day_skipped = hints.skip_days.contains(&at.weekday().num_days_from_monday());
+        let day_skipped = hints
+            .skip_days
+            .contains(&at.weekday().num_days_from_monday());
         if !hour_skipped && !day_skipped {
             break;
         }
@@ -104,26 +110,71 @@ mod tests {
     fn hints_only_widen() {
         let now = t("2026-12-01T10:00:00Z");
         let m5 = Duration::from_secs(300);
-        let short = ServerHints { max_age: Some(Duration::from_secs(10)), ..Default::default() };
-        let hints = FeedHints { server: Some(&short), ..Default::default() };
-        assert_eq!(next_poll_after_success(now, m5, &hints), t("2026-12-01T10:05:00Z"));
-        let long = ServerHints { max_age: Some(Duration::from_secs(3600)), ..Default::default() };
-        let hints = FeedHints { server: Some(&long), ..Default::default() };
-        assert_eq!(next_poll_after_success(now, m5, &hints), t("2026-12-01T11:00:00Z"));
-        let hints = FeedHints { ttl_minutes: Some(120), ..Default::default() };
-        assert_eq!(next_poll_after_success(now, m5, &hints), t("2026-12-01T12:00:00Z"));
-        let absurd = ServerHints { max_age: Some(Duration::from_secs(10_000_000)), ..Default::default() };
-        let hints = FeedHints { server: Some(&absurd), ..Default::default() };
-        assert_eq!(next_poll_after_success(now, m5, &hints), t("2026-12-02T10:00:00Z"));
+        let short = ServerHints {
+            max_age: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        let hints = FeedHints {
+            server: Some(&short),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_poll_after_success(now, m5, &hints),
+            t("2026-12-01T10:05:00Z")
+        );
+        let long = ServerHints {
+            max_age: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
+        let hints = FeedHints {
+            server: Some(&long),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_poll_after_success(now, m5, &hints),
+            t("2026-12-01T11:00:00Z")
+        );
+        let hints = FeedHints {
+            ttl_minutes: Some(120),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_poll_after_success(now, m5, &hints),
+            t("2026-12-01T12:00:00Z")
+        );
+        let absurd = ServerHints {
+            max_age: Some(Duration::from_secs(10_000_000)),
+            ..Default::default()
+        };
+        let hints = FeedHints {
+            server: Some(&absurd),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_poll_after_success(now, m5, &hints),
+            t("2026-12-02T10:00:00Z")
+        );
     }
 
     #[test]
     fn skip_hours_and_days() {
         let now = t("2026-12-01T22:58:00Z"); // a Tuesday
-        let hints = FeedHints { skip_hours: &[23, 0, 1], ..Default::default() };
-        assert_eq!(next_poll_after_success(now, Duration::from_secs(300), &hints), t("2026-12-02T02:00:00Z"));
-        let hints = FeedHints { skip_days: &[2], ..Default::default() }; // Wednesday
-        assert_eq!(next_poll_after_success(now, Duration::from_secs(7200), &hints), t("2026-12-03T00:00:00Z"));
+        let hints = FeedHints {
+            skip_hours: &[23, 0, 1],
+            ..Default::default()
+        };
+        assert_eq!(
+            next_poll_after_success(now, Duration::from_secs(300), &hints),
+            t("2026-12-02T02:00:00Z")
+        );
+        let hints = FeedHints {
+            skip_days: &[2],
+            ..Default::default()
+        }; // Wednesday
+        assert_eq!(
+            next_poll_after_success(now, Duration::from_secs(7200), &hints),
+            t("2026-12-03T00:00:00Z")
+        );
     }
 
     #[test]
@@ -135,7 +186,10 @@ mod tests {
         assert_eq!(backoff(i, 30, cap, None, 0.5), cap);
         assert_eq!(backoff(i, 30, cap, None, 0.99), cap);
         assert!(backoff(i, 2, cap, None, 0.0) < backoff(i, 2, cap, None, 0.99));
-        assert_eq!(backoff(i, 1, cap, Some(Duration::from_secs(900)), 0.5), Duration::from_secs(900));
+        assert_eq!(
+            backoff(i, 1, cap, Some(Duration::from_secs(900)), 0.5),
+            Duration::from_secs(900)
+        );
         let j = jitter();
         assert!((0.0..1.0).contains(&j));
     }

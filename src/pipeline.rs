@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, FeedConfig, FeedSource, FirstPoll};
-use crate::deliver::{DeliveryError, DeliveryErrorKind, Deliverer};
+use crate::deliver::{Deliverer, DeliveryError, ErrorKind as DeliveryErrorKind};
 use crate::fetch::{FetchLimits, FetchOutcome, FetchRequest, Fetcher};
 use crate::model::Item;
 use crate::pacing::{self, FeedHints};
@@ -41,11 +41,13 @@ impl StoreHandle {
     {
         let inner = self.0.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             f(&mut guard)
         })
         .await
-        .unwrap_or_else(|e| Err(StoreError::Internal(format!("store task failed: {e}"))))
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     }
 }
 
@@ -75,10 +77,22 @@ pub struct FeedReport {
 impl fmt::Display for FeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.outcome {
-            FeedOutcome::Polled { items, new_items, matches, first_poll_seen } => {
-                write!(f, "{}: {items} items, {new_items} new, {matches} matches", self.feed)?;
+            FeedOutcome::Polled {
+                items,
+                new_items,
+                matches,
+                first_poll_seen,
+            } => {
+                write!(
+                    f,
+                    "{}: {items} items, {new_items} new, {matches} matches",
+                    self.feed
+                )?;
                 if *first_poll_seen {
-                    write!(f, " (first poll: items marked seen, nothing sent; set first_poll = \"alert\" to be alerted)")?;
+                    write!(
+                        f,
+                        " (first poll: items marked seen, nothing sent; set first_poll = \"alert\" to be alerted)"
+                    )?;
                 }
                 Ok(())
             }
@@ -196,13 +210,23 @@ impl Engine {
             }
         };
         match &outcome {
-            FeedOutcome::Failed { error, .. } => tracing::warn!(feed = %feed.name, %error, "poll failed"),
+            FeedOutcome::Failed { error, .. } => {
+                tracing::warn!(feed = %feed.name, %error, "poll failed")
+            }
             other => tracing::info!(feed = %feed.name, outcome = ?other, "polled"),
         }
-        FeedReport { feed: feed.name.clone(), outcome }
+        FeedReport {
+            feed: feed.name.clone(),
+            outcome,
+        }
     }
 
-    async fn record_failure(&self, feed: &FeedConfig, error: &str, fetch_err: Option<&crate::fetch::FetchError>) -> u32 {
+    async fn record_failure(
+        &self,
+        feed: &FeedConfig,
+        error: &str,
+        fetch_err: Option<&crate::fetch::FetchError>,
+    ) -> u32 {
         let now = Utc::now();
         let name = feed.name.clone();
         let error = error.to_string();
@@ -251,7 +275,10 @@ impl Engine {
                 Err(e) => {
                     let msg = e.to_string();
                     let failures = self.record_failure(feed, &msg, Some(&e)).await;
-                    return Ok(FeedOutcome::Failed { error: msg, failures });
+                    return Ok(FeedOutcome::Failed {
+                        error: msg,
+                        failures,
+                    });
                 }
             }
         };
@@ -262,7 +289,10 @@ impl Engine {
                 let next = pacing::next_poll_after_success(
                     now,
                     feed.interval,
-                    &FeedHints { server: Some(&hints), ..Default::default() },
+                    &FeedHints {
+                        server: Some(&hints),
+                        ..Default::default()
+                    },
                 );
                 let name = feed.name.clone();
                 self.store
@@ -288,16 +318,14 @@ impl Engine {
         let first_poll = !state.as_ref().is_some_and(|s| s.polled_ok);
         let first_poll_seen = first_poll && self.config.daemon.first_poll == FirstPoll::Seen;
         let name = feed.name.clone();
-        let (items, unseen) = {
-            let items = Arc::new(items);
-            let it = items.clone();
-            let unseen = self
-                .store
-                .call(move |s| s.unseen(&name, &it))
-                .await
-                .map_err(|e| e.to_string())?;
-            (items, unseen)
-        };
+        let (items, unseen) = self
+            .store
+            .call(move |s| {
+                let unseen = s.unseen(&name, &items)?;
+                Ok((items, unseen))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
 
         let mut matches = Vec::new();
         let mut match_count = 0;
@@ -326,15 +354,15 @@ impl Engine {
         );
         let commit = PollCommit {
             feed: feed.name.clone(),
-            url: feed.source.to_string(),
             now,
             etag: fetched.etag,
             last_modified: fetched.last_modified,
-            http_status: Some(fetched.status),
+            http_status: matches!(feed.source, FeedSource::Http(_)).then_some(fetched.status),
             next_poll,
-            items: items.clone(),
+            items,
             matches,
         };
+        let item_count = commit.items.len();
         let summary = self
             .store
             .call(move |s| s.commit_poll(&commit))
@@ -342,7 +370,7 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let _ = match_count;
         Ok(FeedOutcome::Polled {
-            items: items.len(),
+            items: item_count,
             new_items,
             matches: summary.new_matches,
             first_poll_seen,
@@ -369,7 +397,9 @@ impl Engine {
         };
         let mut out = Vec::new();
         for m in self.rules.matches(&doc, &applies) {
-            let Some(rule) = self.config.rules.get(m.rule) else { continue };
+            let Some(rule) = self.config.rules.get(m.rule) else {
+                continue;
+            };
             for dest in &rule.notify {
                 out.push(OutboxEntry {
                     rule: rule.name.clone(),
@@ -390,7 +420,36 @@ impl Engine {
             .destinations
             .iter()
             .map(|d| self.deliver_destination(d, now, cycle_done));
-        futures_util::future::join_all(runs).await.into_iter().flatten().collect()
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// When the delivery loop should next look: the earliest scheduled digest or retry.
+    pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let names: Vec<String> = self
+            .config
+            .destinations
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        self.store
+            .call(move |s| {
+                let mut earliest: Option<DateTime<Utc>> = None;
+                for name in &names {
+                    for at in [s.destination_due(name)?, s.next_retry(name)?]
+                        .into_iter()
+                        .flatten()
+                    {
+                        earliest = Some(earliest.map_or(at, |e| e.min(at)));
+                    }
+                }
+                Ok(earliest.map(|e| e.max(now)))
+            })
+            .await
+            .unwrap_or(None)
     }
 
     async fn deliver_destination(
@@ -438,6 +497,7 @@ impl Engine {
         let mut reports = Vec::new();
         for stored in due {
             let digest = stored.digest;
+            let started = std::time::Instant::now();
             let result = self.deliverer.deliver(dest, &digest).await;
             let id = digest.id.clone();
             let attempts = stored.attempts + 1;
@@ -446,7 +506,9 @@ impl Engine {
             let report_err = result.as_ref().err().map(|e| e.message.clone());
             let outcome = result.as_ref().map(|_| ()).map_err(DeliveryError::clone);
             let dest_name = dest.name.clone();
-            let done = Utc::now();
+            // The caller's clock plus the attempt's duration, so a controlled clock stays
+            // consistent (retry times are computed from it).
+            let done = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
             let marked = self
                 .store
                 .call(move |s| match outcome {
@@ -460,7 +522,11 @@ impl Engine {
                             let gave_up = chrono::Duration::from_std(retry_for)
                                 .is_ok_and(|rf| done - first_attempt >= rf);
                             if gave_up {
-                                s.mark_failed(&id, done, &format!("gave up retrying after {retry_for:?}: {}", e.message))
+                                s.mark_failed(
+                                    &id,
+                                    done,
+                                    &format!("gave up retrying after {retry_for:?}: {}", e.message),
+                                )
                             } else {
                                 let wait = pacing::backoff(
                                     std::time::Duration::from_secs(30),
@@ -469,7 +535,9 @@ impl Engine {
                                     retry_after,
                                     pacing::jitter(),
                                 );
-                                let next = done + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                                let next = done
+                                    + chrono::Duration::from_std(wait)
+                                        .unwrap_or(chrono::Duration::hours(1));
                                 s.mark_retry(&id, done, &e.message, next)
                             }
                         }
@@ -480,8 +548,12 @@ impl Engine {
                 tracing::error!(destination = %dest.name, digest = %digest.id, error = %e, "cannot record the delivery result");
             }
             match &report_err {
-                None => tracing::info!(destination = %dest.name, digest = %digest.id, items = digest.items.len(), "digest delivered"),
-                Some(err) => tracing::warn!(destination = %dest.name, digest = %digest.id, error = %err, "delivery failed"),
+                None => {
+                    tracing::info!(destination = %dest.name, digest = %digest.id, items = digest.items.len(), "digest delivered")
+                }
+                Some(err) => {
+                    tracing::warn!(destination = %dest.name, digest = %digest.id, error = %err, "delivery failed")
+                }
             }
             reports.push(DeliveryReport {
                 destination: dest.name.clone(),

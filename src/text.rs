@@ -1,1 +1,381 @@
-//! (stub)
+//! The text model shared by rules and matching: case and diacritic folding, and the
+//! word tokenizer.
+//!
+//! A word is a maximal run of Unicode letters and digits; combining marks stay with the
+//! letter before them; everything else (spaces, punctuation, apostrophes, hyphens,
+//! quotes) separates words. Folding is full Unicode lowercase, then Latin diacritics are
+//! removed (`Japárov` → `japarov`) and Russian `ё` becomes `е`. Marks on non-Latin
+//! letters are kept, so Cyrillic `й` stays `й`.
+//!
+//! This runs on every field of every item, so the common cases (ASCII words, basic
+//! Cyrillic) avoid Unicode tables, and [`Words`] reuses its buffers between calls.
+
+use std::ops::Range;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// Returns `s` folded: lowercase, Latin diacritics removed, `ё` → `е`.
+///
+/// Folding works on any text, but only words are ever compared; separators are kept
+/// as they are (lowercased).
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// Appends the folded form of `s` to `out`.
+pub fn fold_into(s: &str, out: &mut String) {
+    let start = out.len();
+    let mut st = FoldState::default();
+    for c in s.chars() {
+        fold_char(c, out, &mut st);
+    }
+    if st.needs_nfc {
+        // A decomposed non-Latin letter (e.g. `и` + breve) must compare equal to its
+        // composed form (`й`), which is how queries and most texts spell it.
+        let composed: String = out[start..].nfc().collect();
+        out.truncate(start);
+        out.push_str(&composed);
+    }
+}
+
+#[derive(Default)]
+struct FoldState {
+    /// The last base letter written was Latin: its combining marks are dropped.
+    after_latin: bool,
+    /// The last base letter written was Cyrillic `е`: a following diaeresis is dropped.
+    after_ie: bool,
+    /// A combining mark was kept, so the output must be recomposed.
+    needs_nfc: bool,
+}
+
+fn fold_char(c: char, out: &mut String, st: &mut FoldState) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        st.after_latin = c.is_ascii_alphabetic();
+        st.after_ie = false;
+        return;
+    }
+    // Basic Cyrillic: no table lookups. `й` (U+0439) is in this range and must not
+    // go through decomposition, which would split off its breve.
+    if ('\u{410}'..='\u{44F}').contains(&c) || c == 'ё' || c == 'Ё' {
+        let lower = match c {
+            'ё' | 'Ё' => 'е',
+            'А'..='Я' => char::from_u32(c as u32 + 0x20).unwrap_or(c),
+            _ => c,
+        };
+        out.push(lower);
+        st.after_latin = false;
+        st.after_ie = lower == 'е';
+        return;
+    }
+    if is_combining_mark(c) {
+        fold_mark(c, out, st);
+        return;
+    }
+    for lc in c.to_lowercase() {
+        if lc.is_ascii() {
+            out.push(lc);
+            st.after_latin = lc.is_ascii_alphabetic();
+            st.after_ie = false;
+        } else if is_combining_mark(lc) {
+            fold_mark(lc, out, st);
+        } else {
+            fold_letter(lc, out, st);
+        }
+    }
+}
+
+fn fold_mark(m: char, out: &mut String, st: &mut FoldState) {
+    if st.after_latin || (st.after_ie && m == '\u{308}') {
+        return;
+    }
+    out.push(m);
+    st.needs_nfc = true;
+}
+
+/// A lowercase non-ASCII, non-mark character.
+fn fold_letter(c: char, out: &mut String, st: &mut FoldState) {
+    if c == 'ё' {
+        out.push('е');
+        st.after_latin = false;
+        st.after_ie = true;
+        return;
+    }
+    let mut base = None;
+    let mut extra_base = false;
+    decompose_canonical(c, |d| {
+        if base.is_none() {
+            base = Some(d);
+        } else if !is_combining_mark(d) {
+            extra_base = true;
+        }
+    });
+    match base {
+        Some(b) if is_latin(b) && !extra_base => {
+            out.push(b);
+            st.after_latin = true;
+        }
+        _ => {
+            out.push(c);
+            st.after_latin = is_latin(c);
+        }
+    }
+    st.after_ie = false;
+}
+
+/// Latin-script letters outside ASCII (Latin-1 Supplement through Latin Extended-E).
+fn is_latin(c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || matches!(c,
+            '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{24F}'
+            | '\u{250}'..='\u{2AF}' | '\u{1D00}'..='\u{1DBF}' | '\u{1E00}'..='\u{1EFF}'
+            | '\u{2C60}'..='\u{2C7F}' | '\u{A720}'..='\u{A7FF}' | '\u{AB30}'..='\u{AB6F}'
+            | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}')
+}
+
+/// Whether `c` can start (and continue) a word.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// One word of a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word<'a> {
+    /// Position of the word among all words pushed into the [`Words`] since the last clear.
+    pub pos: usize,
+    /// The folded word.
+    pub folded: &'a str,
+    /// Byte span of the word in the text it came from.
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    fold_start: usize,
+    fold_end: usize,
+    start: usize,
+    end: usize,
+}
+
+/// A reusable word buffer: the folded words of one or more texts with their positions
+/// and byte spans. Clearing keeps the allocations, so tokenizing item after item does
+/// not allocate once the buffers have grown.
+#[derive(Debug, Default, Clone)]
+pub struct Words {
+    folded: String,
+    recs: Vec<Rec>,
+}
+
+impl Words {
+    pub fn new() -> Words {
+        Words::default()
+    }
+
+    pub fn clear(&mut self) {
+        self.folded.clear();
+        self.recs.clear();
+    }
+
+    /// Appends the words of `text`. Positions continue from the words already held;
+    /// returns the positions given to this text's words.
+    pub fn push_text(&mut self, text: &str) -> Range<usize> {
+        let first = self.recs.len();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                if b.is_ascii_alphanumeric() {
+                    i = self.push_word(text, i);
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            if is_word_char(c) {
+                i = self.push_word(text, i);
+            } else {
+                i += c.len_utf8();
+            }
+        }
+        first..self.recs.len()
+    }
+
+    /// Scans the word starting at `start` (a word character), stores it, returns its end.
+    fn push_word(&mut self, text: &str, start: usize) -> usize {
+        let bytes = text.as_bytes();
+        let mut j = start;
+        let mut ascii = true;
+        while j < bytes.len() {
+            let b = bytes[j];
+            if b < 0x80 {
+                if b.is_ascii_alphanumeric() {
+                    j += 1;
+                    continue;
+                }
+                break;
+            }
+            match text[j..].chars().next() {
+                Some(c) if is_word_char(c) || is_combining_mark(c) => {
+                    ascii = false;
+                    j += c.len_utf8();
+                }
+                _ => break,
+            }
+        }
+        let fold_start = self.folded.len();
+        let word = &text[start..j];
+        if ascii {
+            self.folded.push_str(word);
+            self.folded[fold_start..].make_ascii_lowercase();
+        } else {
+            fold_into(word, &mut self.folded);
+        }
+        self.recs.push(Rec {
+            fold_start,
+            fold_end: self.folded.len(),
+            start,
+            end: j,
+        });
+        j
+    }
+
+    /// Number of words held.
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+
+    /// The folded word at `pos`, or "" past the end.
+    pub fn folded(&self, pos: usize) -> &str {
+        match self.recs.get(pos) {
+            Some(r) => &self.folded[r.fold_start..r.fold_end],
+            None => "",
+        }
+    }
+
+    /// Byte span of the word at `pos` in its text (empty past the end).
+    pub fn span(&self, pos: usize) -> Range<usize> {
+        match self.recs.get(pos) {
+            Some(r) => r.start..r.end,
+            None => 0..0,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Word<'_>> {
+        self.recs.iter().enumerate().map(|(pos, r)| Word {
+            pos,
+            folded: &self.folded[r.fold_start..r.fold_end],
+            span: r.start..r.end,
+        })
+    }
+
+    /// Bytes held by the buffers.
+    pub fn heap_bytes(&self) -> usize {
+        self.folded.capacity() + self.recs.capacity() * std::mem::size_of::<Rec>()
+    }
+}
+
+/// The folded words of `text`, in order (convenience over [`Words`]).
+pub fn words(text: &str) -> Vec<String> {
+    let mut w = Words::new();
+    w.push_text(text);
+    w.iter().map(|w| w.folded.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding() {
+        let cases = [
+            ("Kyrgyzstan", "kyrgyzstan"),
+            ("KYRGYZSTAN", "kyrgyzstan"),
+            ("Japárov", "japarov"),
+            ("Japa\u{301}rov", "japarov"),
+            ("ÉCOLE Ångström Über", "ecole angstrom uber"),
+            ("Łódź", "łodz"),
+            ("ЛАВРОВ", "лавров"),
+            ("Лавров", "лавров"),
+            ("ёлка Ёжик", "елка ежик"),
+            ("е\u{308}лка", "елка"),
+            ("Й й", "й й"),
+            ("и\u{306}", "й"),
+            ("ЎЗБЕКИСТОН", "ўзбекистон"),
+            ("Straße", "straße"),
+            ("ΑΘΗΝΑ Άθως", "αθηνα άθως"),
+            ("İstanbul", "istanbul"),
+            ("Їжак", "їжак"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(fold(input), want, "fold({input:?})");
+        }
+    }
+
+    fn toks(text: &str) -> Vec<(String, String)> {
+        let mut w = Words::new();
+        w.push_text(text);
+        w.iter()
+            .map(|w| (w.folded.to_string(), text[w.span].to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tokenizing() {
+        let cases: &[(&str, &[&str])] = &[
+            ("Kyrgyzstan’s capital", &["kyrgyzstan", "s", "capital"]),
+            ("Kyrgyzstan's", &["kyrgyzstan", "s"]),
+            ("Russian-Kyrgyz talks", &["russian", "kyrgyz", "talks"]),
+            ("«Лавров» — в Бишкеке", &["лавров", "в", "бишкеке"]),
+            (
+                "\"CSTO\" (ОДКБ), 2024-05-01",
+                &["csto", "одкб", "2024", "05", "01"],
+            ),
+            ("Japa\u{301}rov said", &["japarov", "said"]),
+            ("\u{301}orphan mark", &["orphan", "mark"]),
+            ("Садыр Жапаров", &["садыр", "жапаров"]),
+            ("Йошкар-Ола", &["йошкар", "ола"]),
+            ("  ", &[]),
+            ("", &[]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<String> = toks(text).into_iter().map(|(f, _)| f).collect();
+            assert_eq!(&got, want, "words of {text:?}");
+        }
+    }
+
+    #[test]
+    fn spans_point_at_original_text() {
+        let got = toks("Foreign Minister LAVROV’s visit to Japárov");
+        let surfaces: Vec<&str> = got.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            surfaces,
+            [
+                "Foreign", "Minister", "LAVROV", "s", "visit", "to", "Japárov"
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_continue_across_texts_and_buffers_are_reused() {
+        let mut w = Words::new();
+        assert_eq!(w.push_text("one two"), 0..2);
+        assert_eq!(w.push_text("Три"), 2..3);
+        assert_eq!(w.folded(2), "три");
+        assert_eq!(w.folded(9), "");
+        w.clear();
+        assert!(w.is_empty());
+        assert_eq!(w.push_text("again"), 0..1);
+        assert_eq!(w.span(0), 0..5);
+    }
+}

@@ -15,7 +15,9 @@ fn config(feeds: &[(&str, String)], rules: &[(&str, &str)], extra_daemon: &str) 
         s.push_str(&format!("[[feed]]\nname = \"{name}\"\nurl = \"{url}\"\n\n"));
     }
     for (name, query) in rules {
-        s.push_str(&format!("[[rule]]\nname = \"{name}\"\nquery = '{query}'\n\n"));
+        s.push_str(&format!(
+            "[[rule]]\nname = \"{name}\"\nquery = '{query}'\n\n"
+        ));
     }
     s.push_str("[destination.console]\ntype = \"stdout\"\n");
     s
@@ -30,10 +32,17 @@ fn new_items_once_then_conditional_get_changes_nothing() {
     let server = FeedServer::start();
     server.set(
         "/a.xml",
-        Route::xml(rss(&[("a1", "CSTO ministers meet in Bishkek", "Security talks"), ("a2", "Weather", "Rain")]))
-            .etag("\"v1\""),
+        Route::xml(rss(&[
+            ("a1", "CSTO ministers meet in Bishkek", "Security talks"),
+            ("a2", "Weather", "Rain"),
+        ]))
+        .etag("\"v1\""),
     );
-    let env = Env::new(&config(&[("a", server.url("/a.xml"))], &[("csto", "CSTO")], ""));
+    let env = Env::new(&config(
+        &[("a", server.url("/a.xml"))],
+        &[("csto", "CSTO")],
+        "",
+    ));
 
     let first = env.run(&["run", "--once"]);
     assert!(first.status.success(), "{}", stderr(&first));
@@ -50,17 +59,31 @@ fn new_items_once_then_conditional_get_changes_nothing() {
     assert!(!out2.contains("CSTO ministers"), "{out2}");
     let reqs = server.requests("/a.xml");
     assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[1].headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    assert_eq!(
+        reqs[1].headers.get("if-none-match").map(String::as_str),
+        Some("\"v1\"")
+    );
     assert_eq!(reqs[1].status, 304);
-    let ua = reqs[0].headers.get("user-agent").cloned().unwrap_or_default();
-    assert!(ua.starts_with("feedwatch/") && ua.contains("+https://"), "{ua}");
+    let ua = reqs[0]
+        .headers
+        .get("user-agent")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        ua.starts_with("feedwatch/") && ua.contains("+https://"),
+        "{ua}"
+    );
 
     // The feed changes: only the new item is new, and an edited old one is not.
     server.set(
         "/a.xml",
         Route::xml(rss(&[
             ("a3", "CSTO summit closes", "Final statement"),
-            ("a1", "CSTO ministers meet in Bishkek (updated)", "Security talks, edited"),
+            (
+                "a1",
+                "CSTO ministers meet in Bishkek (updated)",
+                "Security talks, edited",
+            ),
             ("a2", "Weather", "Rain"),
         ]))
         .etag("\"v2\""),
@@ -72,18 +95,30 @@ fn new_items_once_then_conditional_get_changes_nothing() {
     assert!(!out3.contains("(updated)"), "{out3}");
 
     // State survived three separate processes.
-    let seen: i64 = env.db().query_row("SELECT count(*) FROM seen", [], |r| r.get(0)).unwrap();
+    let seen: i64 = env
+        .db()
+        .query_row("SELECT count(*) FROM seen", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(seen, 3);
 }
 
 #[test]
 fn gzip_and_redirects_work() {
     let server = FeedServer::start();
-    server.set("/gz.xml", Route::xml(rss(&[("g1", "CSTO via gzip", "x")])).gzip());
+    server.set(
+        "/gz.xml",
+        Route::xml(rss(&[("g1", "CSTO via gzip", "x")])).gzip(),
+    );
     server.set("/old.xml", Route::redirect("/new.xml"));
-    server.set("/new.xml", Route::xml(rss(&[("r1", "CSTO via redirect", "x")])));
+    server.set(
+        "/new.xml",
+        Route::xml(rss(&[("r1", "CSTO via redirect", "x")])),
+    );
     let env = Env::new(&config(
-        &[("gz", server.url("/gz.xml")), ("moved", server.url("/old.xml"))],
+        &[
+            ("gz", server.url("/gz.xml")),
+            ("moved", server.url("/old.xml")),
+        ],
         &[("csto", "CSTO")],
         "",
     ));
@@ -91,9 +126,17 @@ fn gzip_and_redirects_work() {
     let out = stdout(&o);
     assert!(out.contains("gz: 1 items, 1 new, 1 matches"), "{out}");
     assert!(out.contains("moved: 1 items, 1 new, 1 matches"), "{out}");
-    assert!(out.contains("CSTO via gzip") && out.contains("CSTO via redirect"), "{out}");
+    assert!(
+        out.contains("CSTO via gzip") && out.contains("CSTO via redirect"),
+        "{out}"
+    );
     let gz = server.requests("/gz.xml");
-    assert!(gz[0].headers.get("accept-encoding").is_some_and(|a| a.contains("gzip")));
+    assert!(
+        gz[0]
+            .headers
+            .get("accept-encoding")
+            .is_some_and(|a| a.contains("gzip"))
+    );
 }
 
 #[test]
@@ -101,15 +144,24 @@ fn bad_feeds_fail_alone_and_lose_no_seen_state() {
     let server = FeedServer::start();
     let good = rss(&[("ok1", "CSTO good feed item", "x")]);
     server.set("/good.xml", Route::xml(good.clone()));
-    server.set("/big.xml", Route::xml(rss(&[("b1", &"CSTO ".repeat(40_000), "x")])));
-    server.set("/slow.xml", Route::xml(good.replace("ok1", "s1")).delay(Duration::from_secs(6)));
+    server.set(
+        "/big.xml",
+        Route::xml(rss(&[("b1", &"CSTO ".repeat(40_000), "x")])),
+    );
+    server.set(
+        "/slow.xml",
+        Route::xml(good.replace("ok1", "s1")).delay(Duration::from_secs(6)),
+    );
     server.set(
         "/html.xml",
         Route::xml("<!DOCTYPE html><html><head><title>Home</title></head><body><p>Welcome</p></body></html>")
             .content_type("text/html"),
     );
     // The truncated feed first works, then breaks: its seen state must survive.
-    server.set("/trunc.xml", Route::xml(rss(&[("t1", "CSTO truncated feed item", "x")])));
+    server.set(
+        "/trunc.xml",
+        Route::xml(rss(&[("t1", "CSTO truncated feed item", "x")])),
+    );
     let feeds = [
         ("good", server.url("/good.xml")),
         ("big", server.url("/big.xml")),
@@ -123,18 +175,35 @@ fn bad_feeds_fail_alone_and_lose_no_seen_state() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(out.contains("good: 1 items, 1 new, 1 matches"), "{out}");
     assert!(out.contains("trunc: 1 items, 1 new, 1 matches"), "{out}");
-    assert!(out.contains("big: error:") && out.contains("max_body"), "{out}");
-    assert!(out.contains("slow: error:") && out.contains("no answer within"), "{out}");
-    assert!(out.contains("html: error:") && out.contains("HTML page"), "{out}");
+    assert!(
+        out.contains("big: error:") && out.contains("max_body"),
+        "{out}"
+    );
+    assert!(
+        out.contains("slow: error:") && out.contains("no answer within"),
+        "{out}"
+    );
+    assert!(
+        out.contains("html: error:") && out.contains("HTML page"),
+        "{out}"
+    );
 
-    let full = rss(&[("t2", "CSTO second item", "x"), ("t1", "CSTO truncated feed item", "x")]);
-    server.set("/trunc.xml", Route::xml(full[..full.len() / 2 + 40].to_string()));
+    let full = rss(&[
+        ("t2", "CSTO second item", "x"),
+        ("t1", "CSTO truncated feed item", "x"),
+    ]);
+    server.set(
+        "/trunc.xml",
+        Route::xml(full[..full.len() / 2 + 40].to_string()),
+    );
     let second = env.run(&["run", "--once"]);
     let out2 = stdout(&second);
     assert!(out2.contains("trunc: error:"), "{out2}");
     let seen: i64 = env
         .db()
-        .query_row("SELECT count(*) FROM seen WHERE feed = 'trunc'", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM seen WHERE feed = 'trunc'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(seen, 1, "a failed poll must not touch the seen state");
 
@@ -159,10 +228,17 @@ fn guidless_items_and_tracking_parameters_do_not_duplicate() {
         )
     };
     server.set("/g.xml", Route::xml(doc("")));
-    let env = Env::new(&config(&[("g", server.url("/g.xml"))], &[("csto", "CSTO")], ""));
+    let env = Env::new(&config(
+        &[("g", server.url("/g.xml"))],
+        &[("csto", "CSTO")],
+        "",
+    ));
     let first = stdout(&env.run(&["run", "--once"]));
     assert!(first.contains("g: 2 items, 2 new, 2 matches"), "{first}");
-    server.set("/g.xml", Route::xml(doc("?utm_source=rss&utm_medium=feed#comments")));
+    server.set(
+        "/g.xml",
+        Route::xml(doc("?utm_source=rss&utm_medium=feed#comments")),
+    );
     let second = stdout(&env.run(&["run", "--once"]));
     assert!(second.contains("g: 2 items, 0 new, 0 matches"), "{second}");
     let third = stdout(&env.run(&["run", "--once"]));
@@ -176,14 +252,20 @@ fn same_item_through_two_feeds_is_reported_once_naming_both() {
     server.set("/one.xml", Route::xml(item.clone()));
     server.set("/two.xml", Route::xml(item));
     let env = Env::new(&config(
-        &[("one", server.url("/one.xml")), ("two", server.url("/two.xml"))],
+        &[
+            ("one", server.url("/one.xml")),
+            ("two", server.url("/two.xml")),
+        ],
         &[("csto", "CSTO")],
         "",
     ));
     let out = stdout(&env.run(&["run", "--once"]));
     assert_eq!(count(&out, "CSTO story carried by two feeds"), 1, "{out}");
     assert!(out.contains("one") && out.contains("two"), "{out}");
-    let rows: i64 = env.db().query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    let rows: i64 = env
+        .db()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 1);
 }
 
@@ -194,7 +276,10 @@ fn windows_1251_and_utf16_feeds_match_cyrillic_rules() {
                 <item><guid>ru1</guid><title>Лавров прибыл в Бишкек</title><description>Визит в Киргизию</description></item>\
                 </channel></rss>";
     let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(text);
-    server.set("/ru.xml", Route::xml(cp1251.into_owned()).content_type("application/rss+xml"));
+    server.set(
+        "/ru.xml",
+        Route::xml(cp1251.into_owned()).content_type("application/rss+xml"),
+    );
     let text16 = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss version=\"2.0\"><channel><title>Новости</title>\
                   <item><guid>ru2</guid><title>ЛАВРОВ и ОДКБ</title><description>встреча</description></item>\
                   </channel></rss>";
@@ -204,13 +289,20 @@ fn windows_1251_and_utf16_feeds_match_cyrillic_rules() {
     }
     server.set("/ru16.xml", Route::xml(utf16));
     let env = Env::new(&config(
-        &[("ru", server.url("/ru.xml")), ("ru16", server.url("/ru16.xml"))],
+        &[
+            ("ru", server.url("/ru.xml")),
+            ("ru16", server.url("/ru16.xml")),
+        ],
         &[("lavrov", "лавров")],
         "",
     ));
     let o = env.run(&["run", "--once"]);
     let out = stdout(&o);
-    assert!(out.contains("ru: 1 items, 1 new, 1 matches"), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains("ru: 1 items, 1 new, 1 matches"),
+        "{out}\n{}",
+        stderr(&o)
+    );
     assert!(out.contains("ru16: 1 items, 1 new, 1 matches"), "{out}");
     assert!(out.contains("Лавров прибыл в Бишкек"), "{out}");
 }
@@ -225,7 +317,13 @@ fn first_poll_seen_marks_items_without_alerting() {
     let out = stdout(&env.run(&["run", "--once"]));
     assert!(out.contains("first poll"), "{out}");
     assert!(!out.contains("CSTO old news"), "{out}");
-    server.set("/a.xml", Route::xml(rss(&[("a2", "CSTO fresh news", "x"), ("a1", "CSTO old news", "x")])));
+    server.set(
+        "/a.xml",
+        Route::xml(rss(&[
+            ("a2", "CSTO fresh news", "x"),
+            ("a1", "CSTO old news", "x"),
+        ])),
+    );
     let out2 = stdout(&env.run(&["run", "--once"]));
     assert_eq!(count(&out2, "CSTO fresh news"), 1, "{out2}");
     assert!(!out2.contains("CSTO old news"), "{out2}");
@@ -237,6 +335,9 @@ fn invalid_config_exits_2_and_names_the_problem() {
     let o = env.run(&["run", "--once"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("intervall") && err.contains("interval"), "{err}");
+    assert!(
+        err.contains("intervall") && err.contains("interval"),
+        "{err}"
+    );
     assert!(err.contains("feedwatch.toml:2:"), "{err}");
 }

@@ -114,13 +114,18 @@ impl FeedServer {
                 .build()
                 .expect("test runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                tx.send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
                 let app = Router::new().fallback(handle).with_state(state);
                 axum::serve(listener, app).await.expect("serve");
             });
         });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server start");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server start");
         FeedServer { addr, inner }
     }
 
@@ -133,7 +138,14 @@ impl FeedServer {
     }
 
     pub fn requests(&self, path: &str) -> Vec<Seen> {
-        self.inner.lock().unwrap().seen.iter().filter(|s| s.path == path).cloned().collect()
+        self.inner
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
     }
 }
 
@@ -146,7 +158,11 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .collect();
     let route = state.lock().unwrap().routes.get(&path).cloned();
     let Some(route) = route else {
-        state.lock().unwrap().seen.push(Seen { path, headers, status: 404 });
+        state.lock().unwrap().seen.push(Seen {
+            path,
+            headers,
+            status: 404,
+        });
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
     if let Some(d) = route.delay {
@@ -157,7 +173,11 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .as_ref()
         .is_some_and(|e| headers.get("if-none-match") == Some(e));
     let status = if not_modified { 304 } else { route.status };
-    state.lock().unwrap().seen.push(Seen { path, headers: headers.clone(), status });
+    state.lock().unwrap().seen.push(Seen {
+        path,
+        headers: headers.clone(),
+        status,
+    });
     let mut h = HeaderMap::new();
     for (k, v) in &route.headers {
         h.insert(
@@ -175,8 +195,15 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         h.insert(header::LOCATION, HeaderValue::from_str(to).unwrap());
         return (StatusCode::FOUND, h).into_response();
     }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&route.content_type).unwrap());
-    let body = if route.gzip && headers.get("accept-encoding").is_some_and(|a| a.contains("gzip")) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&route.content_type).unwrap(),
+    );
+    let body = if route.gzip
+        && headers
+            .get("accept-encoding")
+            .is_some_and(|a| a.contains("gzip"))
+    {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(&route.body).unwrap();
@@ -241,7 +268,13 @@ impl Env {
 /// The real binary, with a clean environment for the variables it reads.
 pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedwatch"));
-    for var in ["FEEDWATCH_CONFIG", "RUST_LOG", "NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"] {
+    for var in [
+        "FEEDWATCH_CONFIG",
+        "RUST_LOG",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+        "JOURNAL_STREAM",
+    ] {
         cmd.env_remove(var);
     }
     cmd

@@ -2,7 +2,32 @@
 //!
 //! Validation does no network I/O, so `feedwatch check` can run offline. Nothing
 //! downstream sees a `String` where a URL, duration, schedule or query belongs.
-//! Every error names the file, line and column and the thing at fault.
+//! Every error names the file, line and column and the thing at fault, and loading
+//! reports every error it finds across all files, not just the first.
+//!
+//! The reference for every key is `docs/configuration.md` and `config/feedwatch.toml`.
+
+mod crosscheck;
+mod daemon;
+mod destination;
+mod discover;
+mod duration;
+mod error;
+mod feeds;
+mod load;
+mod read;
+mod secret;
+mod system;
+mod webhook;
+
+#[cfg(test)]
+mod tests;
+
+pub use discover::{Env, discover, discover_with};
+pub use duration::{format_duration, parse_duration, parse_size};
+pub(crate) use error::did_you_mean;
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load, load_with};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +47,9 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     pub rules: Vec<RuleConfig>,
     pub destinations: Vec<DestinationConfig>,
+    /// Problems that do not stop the daemon (a world-readable secret file, an include
+    /// pattern matching nothing), each prefixed with `file:line:col:` where known.
+    pub warnings: Vec<String>,
 }
 
 /// `[daemon]`
@@ -33,7 +61,7 @@ pub struct DaemonConfig {
     pub interval: Duration,
     /// `first_poll`, default `seen`.
     pub first_poll: FirstPoll,
-    /// `max_age`, default 7d.
+    /// `max_age`, default 7d; `None` when set to `"off"` or `"0"`.
     pub max_age: Option<Duration>,
     /// `concurrency`: global limit of fetches at once, default 16.
     pub concurrency: usize,
@@ -49,7 +77,7 @@ pub struct DaemonConfig {
     pub max_backoff: Duration,
     /// `health_notify`: destinations that get "feed failing"/"recovered" notices.
     pub health_notify: Vec<String>,
-    /// `[daemon.health] failures`, default 5.
+    /// `[health] failures`: consecutive failures before a "feed failing" notice, default 5.
     pub health_failures: u32,
     /// `flood_limit`, default 50.
     pub flood_limit: usize,
@@ -108,8 +136,7 @@ pub struct RuleConfig {
     pub query: Query,
     /// Names of the feeds this rule applies to (tags already expanded); every feed when absent.
     pub feeds: Option<Vec<String>>,
-    /// Names of the destinations it notifies (default: every destination except those
-    /// only listed in `health_notify`? no: every destination).
+    /// Names of the destinations it notifies (default: every destination).
     pub notify: Vec<String>,
 }
 

@@ -1,0 +1,342 @@
+//! Snippets and highlighting: finding the matched words in an item's text, cutting a
+//! window of about 300 characters around the first one, and cleaning feed text of
+//! control characters so it can go into a terminal, a header or a chat message.
+
+use std::ops::Range;
+
+use regex::{Regex, RegexBuilder};
+
+/// Default length of a snippet in characters.
+pub const SNIPPET_CHARS: usize = 300;
+
+/// How much of the snippet comes before the first match, in characters.
+const LEAD_CHARS: usize = 100;
+
+/// Bounds the highlighter's regex: items rarely match more than a handful of phrases,
+/// and a huge alternation would only cost time.
+const MAX_PHRASES: usize = 64;
+
+/// Feed text reduced to one clean line: control characters (including CR, LF, tab and
+/// the C1 range, which terminals interpret) and Unicode line/paragraph separators become
+/// spaces, runs of whitespace collapse to one space, ends are trimmed.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c.is_control() || is_invisible_format(c) {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bidi overrides and zero-width characters can disguise text in a terminal or a mail
+/// client; they have no place in a one-line title.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Truncates to at most `max` characters, ending in `…` when something was cut.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let mut out: String = s.chars().take(keep).collect();
+    out.push('…');
+    out
+}
+
+/// Finds an item's matched words and phrases in text, case-insensitively and only at
+/// word boundaries (`CSTO` is found in "the CSTO summit", not in "CSTOX").
+#[derive(Debug, Clone)]
+pub struct Highlighter {
+    /// One regex per phrase: with a single alternation, a longer phrase failing its word
+    /// boundary ("CSTO summit" in "CSTO summitry") would hide a shorter one at the same
+    /// place.
+    res: Vec<Regex>,
+}
+
+impl Highlighter {
+    /// Builds a highlighter for the given phrases. Empty phrases are ignored; inner
+    /// whitespace in a phrase matches any run of whitespace in the text.
+    pub fn new(matched: &[String]) -> Highlighter {
+        let mut seen = std::collections::HashSet::new();
+        let res = matched
+            .iter()
+            .map(|m| m.split_whitespace().collect::<Vec<_>>())
+            .filter(|words| !words.is_empty())
+            .filter(|words| seen.insert(words.join(" ").to_lowercase()))
+            .take(MAX_PHRASES)
+            .filter_map(|words| {
+                let pattern = words
+                    .iter()
+                    .map(|w| regex::escape(w))
+                    .collect::<Vec<_>>()
+                    .join(r"\s+");
+                // A phrase that fails to compile only loses its highlighting.
+                RegexBuilder::new(&pattern)
+                    .case_insensitive(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        Highlighter { res }
+    }
+
+    /// Byte ranges of the matches in `text`, in order, not overlapping; where two
+    /// overlap, the one starting first wins, then the longer one.
+    pub fn find(&self, text: &str) -> Vec<Range<usize>> {
+        let mut found: Vec<Range<usize>> = Vec::new();
+        for re in &self.res {
+            let mut pos = 0;
+            while let Some(m) = re.find_at(text, pos) {
+                if m.is_empty() {
+                    break;
+                }
+                if at_word_boundaries(text, m.range()) {
+                    found.push(m.range());
+                    pos = m.end();
+                } else {
+                    pos = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
+                }
+            }
+        }
+        found.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut out: Vec<Range<usize>> = Vec::with_capacity(found.len());
+        for r in found {
+            if out.last().is_none_or(|last| r.start >= last.end) {
+                out.push(r);
+            }
+        }
+        out
+    }
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// A match edge that is itself a word character must not touch another word character.
+fn at_word_boundaries(text: &str, r: Range<usize>) -> bool {
+    let inner = &text[r.clone()];
+    let first = inner.chars().next();
+    let last = inner.chars().next_back();
+    let before = text[..r.start].chars().next_back();
+    let after = text[r.end..].chars().next();
+    let left_ok = !(first.is_some_and(is_word) && before.is_some_and(is_word));
+    let right_ok = !(last.is_some_and(is_word) && after.is_some_and(is_word));
+    left_ok && right_ok
+}
+
+/// A piece of text with the matched words marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub text: String,
+    /// Byte ranges into `text`.
+    pub marks: Vec<Range<usize>>,
+}
+
+impl Marked {
+    /// Marks every match of `hl` in the (already cleaned) text.
+    pub fn new(text: String, hl: &Highlighter) -> Marked {
+        let marks = hl.find(&text);
+        Marked { text, marks }
+    }
+
+    /// Renders the text, passing unmarked pieces through `plain` and marked ones through
+    /// `mark` (which is given the piece unescaped and does its own escaping).
+    pub fn render(&self, plain: impl Fn(&str) -> String, mark: impl Fn(&str) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len() + 16);
+        let mut pos = 0;
+        for r in &self.marks {
+            out.push_str(&plain(&self.text[pos..r.start]));
+            out.push_str(&mark(&self.text[r.clone()]));
+            pos = r.end;
+        }
+        out.push_str(&plain(&self.text[pos..]));
+        out
+    }
+}
+
+/// A window of about `max_chars` characters of `text` around the first match, cut at
+/// spaces, with `…` where text was left out, and every match in it marked.
+pub fn snippet(text: &str, hl: &Highlighter, max_chars: usize) -> Marked {
+    let clean = one_line(text);
+    let total = clean.chars().count();
+    if total <= max_chars {
+        return Marked::new(clean, hl);
+    }
+    // Char index → byte offset, with one entry past the end.
+    let offsets: Vec<usize> = clean
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(clean.len()))
+        .collect();
+    let first = hl.find(&clean).first().map(|r| r.start).unwrap_or(0);
+    let first_char = offsets.partition_point(|&b| b < first);
+
+    let mut start = first_char.saturating_sub(LEAD_CHARS).min(total - max_chars);
+    if start > 0 {
+        // Begin at a word start rather than mid-word.
+        if let Some(sp) = (start..first_char).find(|&i| clean[offsets[i]..].starts_with(' ')) {
+            start = sp + 1;
+        }
+    }
+    let mut end = (start + max_chars).min(total);
+    if end < total {
+        let floor = first_char.max(start + 1);
+        if let Some(sp) = (floor..end)
+            .rev()
+            .find(|&i| clean[offsets[i]..].starts_with(' '))
+        {
+            end = sp;
+        }
+    }
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.push_str(clean[offsets[start]..offsets[end]].trim());
+    if end < total {
+        out.push('…');
+    }
+    Marked::new(out, hl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hl(words: &[&str]) -> Highlighter {
+        Highlighter::new(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+    }
+
+    fn marked(words: &[&str], text: &str) -> Vec<String> {
+        let h = hl(words);
+        h.find(text)
+            .into_iter()
+            .map(|r| text[r].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn highlighter_cases() {
+        let cases: &[(&[&str], &str, &[&str])] = &[
+            (&["CSTO"], "The csto summit; CSTO again", &["csto", "CSTO"]),
+            (&["CSTO"], "CSTOX and XCSTO are other words", &[]),
+            (&["CSTO"], "(CSTO).", &["CSTO"]),
+            (&["ОДКБ"], "Саммит одкб в Бишкеке", &["одкб"]),
+            (
+                &["Lavrov", "Sergei Lavrov"],
+                "Sergei  Lavrov met Lavrov",
+                &["Sergei  Lavrov", "Lavrov"],
+            ),
+            (&["C++"], "learn C++ now", &["C++"]),
+            (&["a.b"], "axb a.b", &["a.b"]),
+            (&[""], "anything", &[]),
+            (&["   "], "anything", &[]),
+            (&[], "anything", &[]),
+        ];
+        for (words, text, want) in cases {
+            assert_eq!(marked(words, text), *want, "{words:?} in {text:?}");
+        }
+    }
+
+    #[test]
+    fn longer_phrase_failing_boundary_does_not_hide_shorter_one() {
+        assert_eq!(
+            marked(&["CSTO summit", "CSTO"], "CSTO summitry"),
+            vec!["CSTO"]
+        );
+        assert_eq!(
+            marked(&["CSTO", "CSTO summit"], "the CSTO summit"),
+            vec!["CSTO summit"]
+        );
+    }
+
+    #[test]
+    fn one_line_strips_controls_and_collapses() {
+        let cases = [
+            ("Evil\r\nBcc: x@y", "Evil Bcc: x@y"),
+            ("  a\t\tb  ", "a b"),
+            ("esc\u{1b}[31mred", "esc [31mred"),
+            ("c1\u{9b}x", "c1 x"),
+            ("bidi\u{202e}txt", "bidi txt"),
+            ("line\u{2028}sep", "line sep"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(one_line(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn snippet_short_text_is_whole() {
+        let m = snippet("Short text about CSTO.", &hl(&["csto"]), 300);
+        assert_eq!(m.text, "Short text about CSTO.");
+        assert_eq!(m.marks.len(), 1);
+    }
+
+    #[test]
+    fn snippet_windows_around_first_match() {
+        let before = "word ".repeat(200);
+        let after = " tail".repeat(200);
+        let text = format!("{before}the CSTO summit{after}");
+        let m = snippet(&text, &hl(&["CSTO"]), 300);
+        assert!(
+            m.text.starts_with('…') && m.text.ends_with('…'),
+            "{}",
+            m.text
+        );
+        assert!(m.text.chars().count() <= 302, "{}", m.text.chars().count());
+        assert_eq!(m.marks.len(), 1);
+        assert_eq!(&m.text[m.marks[0].clone()], "CSTO");
+        // Cut at spaces: no partial words at either end.
+        assert!(m.text.trim_start_matches('…').starts_with("word "));
+        assert!(m.text.trim_end_matches('…').ends_with("tail"));
+    }
+
+    #[test]
+    fn snippet_without_match_starts_at_beginning() {
+        let text = "alpha ".repeat(100);
+        let m = snippet(&text, &hl(&["zzz"]), 50);
+        assert!(m.text.starts_with("alpha"));
+        assert!(m.text.ends_with('…'));
+        assert!(m.marks.is_empty());
+    }
+
+    #[test]
+    fn snippet_handles_multibyte_and_no_spaces() {
+        let text = "я".repeat(1000) + "ОДКБ" + &"ю".repeat(1000);
+        let m = snippet(&text, &hl(&["одкб"]), 300);
+        assert!(m.text.chars().count() <= 302);
+        // Not a word boundary (letters on both sides), so nothing is marked; no panic.
+        assert!(m.marks.is_empty());
+    }
+
+    #[test]
+    fn render_marks() {
+        let m = Marked::new("a <CSTO> b".into(), &hl(&["csto"]));
+        let out = m.render(
+            |s| s.replace('<', "&lt;").replace('>', "&gt;"),
+            |s| format!("<b>{s}</b>"),
+        );
+        assert_eq!(out, "a &lt;<b>CSTO</b>&gt; b");
+    }
+
+    #[test]
+    fn truncate_chars_cases() {
+        assert_eq!(truncate_chars("abc", 3), "abc");
+        assert_eq!(truncate_chars("abcd", 3), "ab…");
+        assert_eq!(truncate_chars("ячсм", 2), "я…");
+        assert_eq!(truncate_chars("abc", 0), "…");
+    }
+}

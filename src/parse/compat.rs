@@ -1,0 +1,258 @@
+//! Rewrites older or sloppier feed dialects into the forms feed-rs reads, so their items
+//! are not silently lost: RSS 0.90 and Userland RSS namespaces, Atom 0.3 (its namespace,
+//! element names and MIME-style `type` values) and Atom text `type` values that feed-rs
+//! would reject with an error for the whole feed (`type=""`, `type="text/plain"`).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+const ATOM_03_NS: &str = "http://purl.org/atom/ns#";
+const ATOM_10_NS: &str = "http://www.w3.org/2005/Atom";
+const RSS_10_NS: &str = "http://purl.org/rss/1.0/";
+/// Namespaces that mean "RSS" but which feed-rs does not know.
+const RSS_ALIASES: &[&str] = &[
+    "http://my.netscape.com/rdf/simple/0.9/",
+    "http://backend.userland.com/rss2",
+    "http://backend.userland.com/rss",
+    "http://channel.netscape.com/rdf/simple/0.9/",
+];
+
+/// Applies the rewrites that `root` (the root element's local name) calls for.
+pub fn adapt<'a>(text: Cow<'a, str>, root: &str) -> Cow<'a, str> {
+    let mut text = text;
+    for alias in RSS_ALIASES {
+        text = replace_ns(text, alias, RSS_10_NS);
+    }
+    if matches!(root, "feed" | "entry") {
+        if let Some(re) = atom03_elements().filter(|_| text.contains(ATOM_03_NS)) {
+            text = replace_ns(text, ATOM_03_NS, ATOM_10_NS);
+            text = map_owned(text, |t| {
+                re.replace_all(t, |c: &Captures| {
+                    let name = match &c[3] {
+                        "issued" => "published",
+                        "modified" => "updated",
+                        "tagline" => "subtitle",
+                        _ => "rights",
+                    };
+                    format!("<{}{}{name}", &c[1], &c[2])
+                })
+                .into_owned()
+            });
+        }
+        if let Some(re) = text_constructs().filter(|re| re.is_match(&text)) {
+            text = map_owned(text, |t| {
+                re.replace_all(t, |c: &Captures| fix_text_type(&c[0], &c[1]))
+                    .into_owned()
+            });
+        }
+    }
+    text
+}
+
+fn map_owned<'a>(text: Cow<'a, str>, f: impl Fn(&str) -> String) -> Cow<'a, str> {
+    Cow::Owned(f(&text))
+}
+
+fn replace_ns<'a>(text: Cow<'a, str>, from: &str, to: &str) -> Cow<'a, str> {
+    // Only the namespace declaration's quoted value, never running text.
+    let (dq, sq) = (format!("\"{from}\""), format!("'{from}'"));
+    if !text.contains(&dq) && !text.contains(&sq) {
+        return text;
+    }
+    Cow::Owned(
+        text.replace(&dq, &format!("\"{to}\""))
+            .replace(&sq, &format!("'{to}'")),
+    )
+}
+
+/// Atom 0.3 element names with an Atom 1.0 equivalent.
+fn atom03_elements() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"<(/?)((?:[A-Za-z_][\w.-]*:)?)(issued|modified|tagline|copyright)\b").ok()
+    })
+    .as_ref()
+}
+
+/// Start tags of Atom text constructs and content that carry a `type` attribute.
+fn text_constructs() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"<(?:[A-Za-z_][\w.-]*:)?(title|subtitle|summary|rights|info|content)\s[^>]*\btype\s*=[^>]*>"#,
+        )
+        .ok()
+    })
+    .as_ref()
+}
+
+/// Rewrites the `type` of one start tag to a value feed-rs accepts (`text`, `html`,
+/// `xhtml`); `content` keeps real MIME types, which feed-rs handles. Atom 0.3's
+/// `mode="xml"` means inline markup, which is what `xhtml` reads.
+fn fix_text_type(tag: &str, element: &str) -> String {
+    let Some((start, end, value)) = attr_value(tag, "type") else {
+        return tag.to_string();
+    };
+    let inline_xml = attr_value(tag, "mode").is_some_and(|(_, _, m)| m == "xml");
+    let v = value.trim().to_ascii_lowercase();
+    if element == "content" && attr_value(tag, "src").is_some() {
+        // Out-of-line content must name a MIME type (RFC 4287 4.1.3.1).
+        let mime = match v.as_str() {
+            "" | "text" => "text/plain",
+            "html" => "text/html",
+            "xhtml" => "application/xhtml+xml",
+            _ => return tag.to_string(),
+        };
+        return format!("{}{mime}{}", &tag[..start], &tag[end..]);
+    }
+    let fixed = match v.as_str() {
+        _ if inline_xml && v.contains("html") => "xhtml",
+        "text" | "html" | "xhtml" => return tag.to_string(),
+        "" | "text/plain" => "text",
+        "text/html" => "html",
+        "application/xhtml+xml" => "xhtml",
+        _ if element == "content" => return tag.to_string(),
+        other if other.contains("html") => "html",
+        _ => "text",
+    };
+    format!("{}{fixed}{}", &tag[..start], &tag[end..])
+}
+
+/// The byte range of attribute `name`'s value inside `tag`, and the value.
+fn attr_value<'t>(tag: &'t str, name: &str) -> Option<(usize, usize, &'t str)> {
+    let b = tag.as_bytes();
+    let mut from = 0;
+    while let Some(off) = tag[from..].find(name) {
+        let at = from + off;
+        from = at + name.len();
+        if !b
+            .get(at.wrapping_sub(1))
+            .is_some_and(u8::is_ascii_whitespace)
+        {
+            continue;
+        }
+        let rest = tag[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let quote = rest.chars().next()?;
+        if quote != '"' && quote != '\'' {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let len = tag[value_start..].find(quote)?;
+        return Some((
+            value_start,
+            value_start + len,
+            &tag[value_start..value_start + len],
+        ));
+    }
+    None
+}
+
+/// A JSON Feed that feed-rs rejected, with the deviations seen in real feeds fixed: the
+/// `http://` version URL (or none), no feed title, `tags` as one comma-separated string,
+/// numeric ids.
+/// `None` when the document is not a JSON object with `items` (or nothing changed).
+pub fn adapt_json(text: &str) -> Option<String> {
+    let mut doc: serde_json::Value = serde_json::from_str(text).ok()?;
+    let obj = doc.as_object_mut()?;
+    if !obj.get("items").is_some_and(serde_json::Value::is_array) {
+        return None;
+    }
+    let version_ok = obj
+        .get("version")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.starts_with("https://jsonfeed.org/version/1"));
+    if !version_ok {
+        obj.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
+    }
+    if !obj.get("title").is_some_and(serde_json::Value::is_string) {
+        obj.insert("title".into(), "".into());
+    }
+    for item in obj.get_mut("items")?.as_array_mut()?.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        if let Some(tags) = item
+            .get("tags")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+        {
+            let list: Vec<serde_json::Value> = tags
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| t.into())
+                .collect();
+            item.insert("tags".into(), list.into());
+        }
+        if let Some(id) = item
+            .get("id")
+            .filter(|i| i.is_number())
+            .map(|i| i.to_string())
+        {
+            item.insert("id".into(), id.into());
+        }
+    }
+    serde_json::to_string(&doc)
+        .ok()
+        .filter(|fixed| fixed != text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adapt_table() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "<feed xmlns=\"http://purl.org/atom/ns#\"><tagline>t</tagline><entry><issued>2026</issued><modified>2026</modified></entry></feed>",
+                "feed",
+                "<feed xmlns=\"http://www.w3.org/2005/Atom\"><subtitle>t</subtitle><entry><published>2026</published><updated>2026</updated></entry></feed>",
+            ),
+            (
+                "<feed><title type=\"\">x</title></feed>",
+                "feed",
+                "<feed><title type=\"text\">x</title></feed>",
+            ),
+            (
+                "<feed><title mode=\"escaped\" type='text/html'>x</title><summary type=\"application/xhtml+xml\"/></feed>",
+                "feed",
+                "<feed><title mode=\"escaped\" type='html'>x</title><summary type=\"xhtml\"/></feed>",
+            ),
+            (
+                "<feed><title type=\"text/html\" mode=\"xml\">a <b>b</b></title></feed>",
+                "feed",
+                "<feed><title type=\"xhtml\" mode=\"xml\">a <b>b</b></title></feed>",
+            ),
+            (
+                "<feed><content type=\"text\" src=\"x\"/><content src='y' type='text/html'/></feed>",
+                "feed",
+                "<feed><content type=\"text/plain\" src=\"x\"/><content src='y' type='text/html'/></feed>",
+            ),
+            (
+                "<feed><content type=\"image/png\">AAA</content></feed>",
+                "feed",
+                "<feed><content type=\"image/png\">AAA</content></feed>",
+            ),
+            (
+                "<rdf:RDF xmlns=\"http://my.netscape.com/rdf/simple/0.9/\">",
+                "RDF",
+                "<rdf:RDF xmlns=\"http://purl.org/rss/1.0/\">",
+            ),
+            (
+                "<rss><title type=\"\">x</title></rss>",
+                "rss",
+                "<rss><title type=\"\">x</title></rss>",
+            ),
+        ];
+        for (input, root, want) in cases {
+            assert_eq!(adapt(Cow::Borrowed(input), root), *want, "input: {input:?}");
+        }
+    }
+}

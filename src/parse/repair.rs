@@ -1,0 +1,228 @@
+//! Repairs what would make the XML parser reject a whole document over one bad spot.
+//!
+//! quick-xml stops at the first invalid character reference (`&#0;`, a surrogate), a bare
+//! `&` and, for feed-rs, leaves HTML named entities (`&nbsp;`) that XML does not define
+//! undecoded. Real feeds have all of these. One pass rewrites them into well-formed XML
+//! meaning what the publisher meant: invalid numeric references become U+FFFD, 0x80-0x9F
+//! references are read as windows-1252, HTML5 named entities become numeric references,
+//! unknown names and bare ampersands become literal text (`&amp;`), and characters XML 1.0
+//! forbids become U+FFFD. CDATA sections, comments and processing instructions are left as
+//! they are, except for the forbidden characters.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use crate::html::{named_entity, numeric_char};
+
+/// The repaired document, borrowed when nothing needed repair.
+pub fn repair_xml(text: &str) -> Cow<'_, str> {
+    let b = text.as_bytes();
+    let mut out: Option<String> = None;
+    // Bytes before `copied` are already in `out` (or need no change).
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'<' => {
+                i = skip_markup_section(text, i);
+            }
+            b'&' => {
+                let (fix, next) = check_reference(text, i);
+                if let Some(fix) = fix {
+                    let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                    o.push_str(&text[copied..i]);
+                    o.push_str(&fix);
+                    copied = next;
+                }
+                i = next;
+            }
+            c if is_forbidden_ascii(c) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[copied..i]);
+                o.push('\u{FFFD}');
+                i += 1;
+                copied = i;
+            }
+            0xEF if matches!(b.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[copied..i]);
+                o.push('\u{FFFD}');
+                i += 3;
+                copied = i;
+            }
+            _ => i += 1,
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+fn is_forbidden_ascii(c: u8) -> bool {
+    c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')
+}
+
+/// Where scanning resumes after the `<` at `i`. CDATA, comments, PIs and the DOCTYPE are
+/// not scanned for references, so they are skipped (up to their first forbidden character,
+/// which the main loop still replaces); an ordinary tag resumes at `i + 1`, because its
+/// attribute values need the same reference repair as text.
+fn skip_markup_section(text: &str, i: usize) -> usize {
+    let rest = &text[i..];
+    let close = if rest.starts_with("<![CDATA[") {
+        "]]>"
+    } else if rest.starts_with("<!--") {
+        "-->"
+    } else if rest.starts_with("<?") {
+        "?>"
+    } else if rest.starts_with("<!DOCTYPE") || rest.starts_with("<!doctype") {
+        return skip_doctype(text, i);
+    } else {
+        return i + 1;
+    };
+    // Forbidden characters inside the section are still fixed by the main loop: only skip
+    // to the first one, if any.
+    let end = rest[2..]
+        .find(close)
+        .map_or(text.len(), |e| i + 2 + e + close.len());
+    match text.as_bytes()[i..end]
+        .iter()
+        .position(|c| is_forbidden_ascii(*c))
+    {
+        Some(p) => i + p,
+        None => end,
+    }
+}
+
+fn skip_doctype(text: &str, i: usize) -> usize {
+    let mut depth = 0usize;
+    for (off, c) in text[i..].bytes().enumerate() {
+        match c {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            b'>' if depth == 0 => return i + off + 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// Checks the reference at `text[i] == '&'`: returns its replacement when it needs one,
+/// and the index after it.
+fn check_reference(text: &str, i: usize) -> (Option<String>, usize) {
+    let b = text.as_bytes();
+    if b.get(i + 1) == Some(&b'#') {
+        let (hex, start) = match b.get(i + 2) {
+            Some(b'x') => (true, i + 3),
+            Some(b'X') => (true, i + 3),
+            _ => (false, i + 2),
+        };
+        let mut j = start;
+        while j < b.len()
+            && (if hex {
+                b[j].is_ascii_hexdigit()
+            } else {
+                b[j].is_ascii_digit()
+            })
+        {
+            j += 1;
+        }
+        if j == start || b.get(j) != Some(&b';') {
+            return (Some("&amp;".to_string()), i + 1);
+        }
+        let value =
+            u32::from_str_radix(&text[start..j], if hex { 16 } else { 10 }).unwrap_or(u32::MAX);
+        let c = numeric_char(value);
+        let lowercase_x = !hex || b[i + 2] == b'x';
+        if lowercase_x && c as u32 == value && is_xml_char(c) {
+            return (None, j + 1);
+        }
+        let c = if is_xml_char(c) { c } else { '\u{FFFD}' };
+        return (Some(char_ref(c)), j + 1);
+    }
+    let start = i + 1;
+    let mut j = start;
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'.' | b'-' | b'_' | b':'))
+    {
+        j += 1;
+    }
+    if j == start || b.get(j) != Some(&b';') {
+        return (Some("&amp;".to_string()), i + 1);
+    }
+    let name = &text[start..j];
+    if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
+        return (None, j + 1);
+    }
+    match named_entity(name) {
+        Some(value) => {
+            let mut s = String::new();
+            for c in value.chars() {
+                s.push_str(&char_ref(c));
+            }
+            (Some(s), j + 1)
+        }
+        // Neither XML nor HTML knows it: keep the text as the publisher wrote it.
+        None => (Some("&amp;".to_string()), i + 1),
+    }
+}
+
+fn char_ref(c: char) -> String {
+    let mut s = String::with_capacity(10);
+    let _ = write!(s, "&#x{:X};", c as u32);
+    s
+}
+
+/// XML 1.0 `Char`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repair_xml;
+
+    #[test]
+    fn repair_table() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "<a>plain &amp; fine &lt;&#65;&#x42;</a>",
+                "<a>plain &amp; fine &lt;&#65;&#x42;</a>",
+            ),
+            ("<a>&#0;</a>", "<a>&#xFFFD;</a>"),
+            ("<a>&#xD800;</a>", "<a>&#xFFFD;</a>"),
+            ("<a>&#1114112;</a>", "<a>&#xFFFD;</a>"),
+            ("<a>&#1;</a>", "<a>&#xFFFD;</a>"),
+            ("<a>&#X41;</a>", "<a>&#x41;</a>"),
+            ("<a>&#146;</a>", "<a>&#x2019;</a>"),
+            ("<a>&nbsp;&eacute;</a>", "<a>&#xA0;&#xE9;</a>"),
+            ("<a>&hellip;</a>", "<a>&#x2026;</a>"),
+            ("<a>&bogus;</a>", "<a>&amp;bogus;</a>"),
+            ("<a>AT&T &</a>", "<a>AT&amp;T &amp;</a>"),
+            ("<a href=\"?a=1&b=2\"/>", "<a href=\"?a=1&amp;b=2\"/>"),
+            (
+                "<a>x\u{0}y\u{1b}z\u{FFFE}</a>",
+                "<a>x\u{FFFD}y\u{FFFD}z\u{FFFD}</a>",
+            ),
+            (
+                "<a><![CDATA[&nbsp; & &#0;]]></a>",
+                "<a><![CDATA[&nbsp; & &#0;]]></a>",
+            ),
+            (
+                "<a><![CDATA[bad\u{0}]]>&nbsp;</a>",
+                "<a><![CDATA[bad\u{FFFD}]]>&#xA0;</a>",
+            ),
+            ("<!-- & --><?pi & ?><a/>", "<!-- & --><?pi & ?><a/>"),
+            (
+                "<!DOCTYPE rss [<!ENTITY x \"&#38;\">]><rss>&x;</rss>",
+                "<!DOCTYPE rss [<!ENTITY x \"&#38;\">]><rss>&amp;x;</rss>",
+            ),
+            ("Лавров &mdash; ОДКБ", "Лавров &#x2014; ОДКБ"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(repair_xml(input), *want, "input: {input:?}");
+        }
+    }
+}

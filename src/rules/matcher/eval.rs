@@ -1,0 +1,245 @@
+//! Evaluating one compiled rule against the occurrences recorded by the scan, and
+//! collecting the surface forms that made it match.
+
+use super::{Expr, NONE, Operand, RuleSet, Scratch};
+use crate::rules::Document;
+
+/// A match of a term: field value (slot), first and last word position (inclusive).
+/// For regex matches `first..last` is a byte range instead (see [`Surface`]).
+type Span = (u32, u32, u32);
+
+/// Where a matched surface form sits: slot and byte range in that slot's text.
+type Surface = (u32, usize, usize);
+
+pub(super) struct Ctx<'s, 'd> {
+    pub(super) set: &'s RuleSet,
+    pub(super) sc: &'s mut Scratch,
+    pub(super) doc: &'s Document<'d>,
+}
+
+impl Ctx<'_, '_> {
+    pub(super) fn eval(&mut self, e: &Expr) -> bool {
+        match e {
+            Expr::Term { op, mask } => self.occurs(op, *mask),
+            Expr::Near {
+                a,
+                b,
+                distance,
+                mask,
+            } => {
+                self.occurs(a, *mask)
+                    && self.occurs(b, *mask)
+                    && !self.near_pairs(a, b, *distance, *mask, true).is_empty()
+            }
+            Expr::Regex(id) => self.regex_matches(*id),
+            Expr::And(v) => v.iter().all(|e| self.eval(e)),
+            Expr::Or(v) => v.iter().any(|e| self.eval(e)),
+            Expr::Not(e) => !self.eval(e),
+        }
+    }
+
+    fn unit_mask(&self, u: u32) -> u8 {
+        self.sc.unit_mask.get(u as usize).copied().unwrap_or(0)
+    }
+
+    fn occurs(&self, op: &Operand, mask: u8) -> bool {
+        match op {
+            Operand::Word(u) | Operand::Prefix(u) => self.unit_mask(*u) & mask != 0,
+            Operand::Phrase(units) => {
+                units.iter().all(|&u| self.unit_mask(u) & mask != 0)
+                    && !self.spans(op, mask, true).is_empty()
+            }
+        }
+    }
+
+    /// Occurrences of a unit within the fields of `mask`, as (slot, position).
+    fn occurrences(&self, u: u32, mask: u8) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let sc = &*self.sc;
+        let mut at = sc.unit_head.get(u as usize).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            while at != NONE {
+                let o = sc.occ[at as usize];
+                at = o.next;
+                if sc.slots[o.slot as usize].field.bit() & mask != 0 {
+                    return Some((o.slot, o.pos));
+                }
+            }
+            None
+        })
+    }
+
+    /// Where `op` occurs in the fields of `mask`; with `first_only`, stops at the first.
+    fn spans(&self, op: &Operand, mask: u8, first_only: bool) -> Vec<Span> {
+        let mut out = Vec::new();
+        match op {
+            Operand::Word(u) | Operand::Prefix(u) => {
+                for (slot, pos) in self.occurrences(*u, mask) {
+                    out.push((slot, pos, pos));
+                    if first_only {
+                        break;
+                    }
+                }
+            }
+            Operand::Phrase(units) => {
+                let Some((&head, tail)) = units.split_first() else {
+                    return out;
+                };
+                let sc = &*self.sc;
+                for (slot, pos) in self.occurrences(head, mask) {
+                    let end = sc.slots[slot as usize].end as usize;
+                    let p = pos as usize;
+                    if p + units.len() > end {
+                        continue;
+                    }
+                    let rest = &sc.unit_at[p + 1..p + units.len()];
+                    if rest == tail {
+                        out.push((slot, pos, pos + tail.len() as u32));
+                        if first_only {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Pairs of occurrences of `a` and `b` in one field value with at most `distance`
+    /// words between them, either order, not overlapping.
+    fn near_pairs(
+        &self,
+        a: &Operand,
+        b: &Operand,
+        distance: u32,
+        mask: u8,
+        first_only: bool,
+    ) -> Vec<(Span, Span)> {
+        let sa = self.spans(a, mask, false);
+        let sb = self.spans(b, mask, false);
+        let mut out = Vec::new();
+        for &x in &sa {
+            for &y in &sb {
+                if x.0 == y.0 && within(x, y, distance) {
+                    out.push((x, y));
+                    if first_only {
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn regex_matches(&mut self, id: u32) -> bool {
+        match self.sc.regex_state.get(id as usize) {
+            Some(1) => return false,
+            Some(2) => return true,
+            Some(_) => {}
+            None => return false,
+        }
+        let Some(term) = self.set.regexes.get(id as usize) else {
+            return false;
+        };
+        let found = self
+            .sc
+            .slots
+            .iter()
+            .filter(|s| s.field.bit() & term.mask != 0)
+            .filter_map(|s| self.doc.field_value(s.field, s.index as usize))
+            .any(|t| term.regex.is_match(t));
+        self.sc.regex_state[id as usize] = if found { 2 } else { 1 };
+        self.sc.regex_touched.push(id);
+        found
+    }
+
+    /// The surface forms of the positive terms that occur, deduplicated by their folded
+    /// form, in document order.
+    pub(super) fn matched(&mut self, e: &Expr) -> Vec<String> {
+        let mut found = Vec::new();
+        self.collect(e, &mut found, true);
+        found.sort_unstable();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (slot, start, end) in found {
+            let Some(s) = self.sc.slots.get(slot as usize) else {
+                continue;
+            };
+            let Some(text) = self.doc.field_value(s.field, s.index as usize) else {
+                continue;
+            };
+            let Some(surface) = text.get(start..end) else {
+                continue;
+            };
+            if seen.insert(crate::text::fold(surface)) {
+                out.push(surface.to_string());
+            }
+        }
+        out
+    }
+
+    fn collect(&mut self, e: &Expr, out: &mut Vec<Surface>, positive: bool) {
+        match e {
+            // What a rule must not contain is never reported as matched.
+            Expr::Not(e) => self.collect(e, out, !positive),
+            Expr::And(v) | Expr::Or(v) => {
+                for e in v.iter() {
+                    self.collect(e, out, positive);
+                }
+            }
+            _ if !positive => {}
+            Expr::Term { op, mask } => {
+                for s in self.spans(op, *mask, false) {
+                    out.push(self.surface(s));
+                }
+            }
+            Expr::Near {
+                a,
+                b,
+                distance,
+                mask,
+            } => {
+                for (x, y) in self.near_pairs(a, b, *distance, *mask, false) {
+                    out.push(self.surface(x));
+                    out.push(self.surface(y));
+                }
+            }
+            Expr::Regex(id) => {
+                if !self.regex_matches(*id) {
+                    return;
+                }
+                let Some(term) = self.set.regexes.get(*id as usize) else {
+                    return;
+                };
+                for (i, s) in self.sc.slots.iter().enumerate() {
+                    if s.field.bit() & term.mask == 0 {
+                        continue;
+                    }
+                    let Some(text) = self.doc.field_value(s.field, s.index as usize) else {
+                        continue;
+                    };
+                    for m in term.regex.find_iter(text) {
+                        if !m.is_empty() {
+                            out.push((i as u32, m.start(), m.end()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn surface(&self, (slot, first, last): Span) -> Surface {
+        let w = &self.sc.words;
+        (
+            slot,
+            w.span(first as usize).start,
+            w.span(last as usize).end,
+        )
+    }
+}
+
+/// `x` and `y` do not overlap and have at most `distance` words between them.
+pub(crate) fn within(x: Span, y: Span, distance: u32) -> bool {
+    let (_, x0, x1) = x;
+    let (_, y0, y1) = y;
+    (x1 < y0 && y0 - x1 - 1 <= distance) || (y1 < x0 && x0 - y1 - 1 <= distance)
+}

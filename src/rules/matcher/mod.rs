@@ -1,0 +1,464 @@
+//! All rules compiled together into one word index.
+//!
+//! Every folded word, phrase word and `NEAR` operand of every rule is a *unit* in one
+//! hash map; every prefix is a unit in one trie. A document is tokenized once per field
+//! value and each word is looked up once, recording where each unit occurred. Only
+//! rules containing an occurring unit are then evaluated (plus rules with a regex,
+//! whose regexes run only for them); phrases and `NEAR` are verified from the recorded
+//! positions. Skipping the other rules is sound because the parser rejects any query
+//! that is true when none of its terms occur.
+
+mod eval;
+mod index;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use regex::Regex;
+
+use super::ast::{Field, Node, Term};
+use super::{Document, Query, RuleMatch};
+use crate::text::Words;
+use index::{FastMap, NONE, Trie};
+
+/// A term reduced to units.
+#[derive(Debug, Clone)]
+enum Operand {
+    Word(u32),
+    Prefix(u32),
+    Phrase(Box<[u32]>),
+}
+
+/// A rule compiled against the unit tables. `mask` is the set of fields looked at.
+#[derive(Debug, Clone)]
+enum Expr {
+    Term {
+        op: Operand,
+        mask: u8,
+    },
+    Near {
+        a: Operand,
+        b: Operand,
+        distance: u32,
+        mask: u8,
+    },
+    Regex(u32),
+    And(Box<[Expr]>),
+    Or(Box<[Expr]>),
+    Not(Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+struct RegexTerm {
+    regex: Regex,
+    mask: u8,
+}
+
+/// All rules compiled together: each document's text is scanned once, and only rules
+/// whose terms occurred are evaluated.
+pub struct RuleSet {
+    rules: Vec<Expr>,
+    words: FastMap<Box<str>, u32>,
+    prefixes: Trie,
+    /// Unit → the rules that contain it, ascending.
+    unit_rules: Vec<Box<[u32]>>,
+    /// Rules that contain a regex: always evaluated.
+    regex_rules: Vec<u32>,
+    regexes: Vec<RegexTerm>,
+    /// Fields some rule looks at; the others are not even tokenized.
+    fields: u8,
+    /// Per-document working memory, reused across calls (and threads).
+    pool: Mutex<Vec<Scratch>>,
+}
+
+/// One field value of the document being matched.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    field: Field,
+    index: u32,
+    start: u32,
+    end: u32,
+}
+
+/// One occurrence of a unit, linked to the unit's previous occurrence.
+#[derive(Debug, Clone, Copy)]
+struct Occ {
+    slot: u32,
+    pos: u32,
+    next: u32,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    words: Words,
+    slots: Vec<Slot>,
+    /// Word position → its word unit, or NONE.
+    unit_at: Vec<u32>,
+    /// Unit → bit mask of the fields it occurred in (0: did not occur).
+    unit_mask: Vec<u8>,
+    /// Unit → index of its last occurrence in `occ`, or NONE.
+    unit_head: Vec<u32>,
+    touched: Vec<u32>,
+    occ: Vec<Occ>,
+    cand: Vec<u64>,
+    cand_list: Vec<u32>,
+    /// Regex term → 0 not run yet, 1 no match, 2 match.
+    regex_state: Vec<u8>,
+    regex_touched: Vec<u32>,
+}
+
+struct Builder {
+    words: FastMap<Box<str>, u32>,
+    prefixes: Trie,
+    unit_rules: Vec<Vec<u32>>,
+    regex_ids: HashMap<(String, bool, u8), u32>,
+    regexes: Vec<RegexTerm>,
+    fields: u8,
+    rule: u32,
+    has_regex: bool,
+}
+
+impl Builder {
+    fn note(&mut self, unit: u32) -> u32 {
+        let rules = &mut self.unit_rules[unit as usize];
+        if rules.last() != Some(&self.rule) {
+            rules.push(self.rule);
+        }
+        unit
+    }
+
+    fn word(&mut self, w: &str) -> u32 {
+        let unit = match self.words.get(w) {
+            Some(&u) => u,
+            None => {
+                let u = self.unit_rules.len() as u32;
+                self.unit_rules.push(Vec::new());
+                self.words.insert(w.into(), u);
+                u
+            }
+        };
+        self.note(unit)
+    }
+
+    fn prefix(&mut self, p: &str) -> u32 {
+        let fresh = self.unit_rules.len() as u32;
+        // An empty prefix (only in hand-built trees) gets a unit that never occurs.
+        let unit = match self.prefixes.insert(p, || fresh) {
+            NONE => fresh,
+            u => u,
+        };
+        if unit == fresh {
+            self.unit_rules.push(Vec::new());
+        }
+        self.note(unit)
+    }
+
+    fn operand(&mut self, t: &Term) -> Operand {
+        match t {
+            Term::Word(w) => Operand::Word(self.word(w)),
+            Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
+            Term::Phrase(ws) => Operand::Phrase(ws.iter().map(|w| self.word(w)).collect()),
+        }
+    }
+
+    fn compile(&mut self, n: &Node) -> Expr {
+        match n {
+            Node::Term { field, term } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                Expr::Term {
+                    op: self.operand(term),
+                    mask,
+                }
+            }
+            Node::Near {
+                field,
+                left,
+                right,
+                distance,
+            } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                Expr::Near {
+                    a: self.operand(left),
+                    b: self.operand(right),
+                    distance: *distance,
+                    mask,
+                }
+            }
+            Node::Regex { field, pattern } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                self.has_regex = true;
+                let key = (pattern.source.clone(), pattern.case_insensitive, mask);
+                let next = self.regexes.len() as u32;
+                let id = *self.regex_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.regexes.push(RegexTerm {
+                        regex: pattern.regex.clone(),
+                        mask,
+                    });
+                }
+                Expr::Regex(id)
+            }
+            Node::And(v) => Expr::And(v.iter().map(|n| self.compile(n)).collect()),
+            Node::Or(v) => Expr::Or(v.iter().map(|n| self.compile(n)).collect()),
+            Node::Not(n) => Expr::Not(Box::new(self.compile(n))),
+        }
+    }
+}
+
+impl RuleSet {
+    pub fn new(queries: &[&Query]) -> RuleSet {
+        let mut b = Builder {
+            words: FastMap::default(),
+            prefixes: Trie::default(),
+            unit_rules: Vec::new(),
+            regex_ids: HashMap::new(),
+            regexes: Vec::new(),
+            fields: 0,
+            rule: 0,
+            has_regex: false,
+        };
+        let mut rules = Vec::with_capacity(queries.len());
+        let mut regex_rules = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            b.rule = i as u32;
+            b.has_regex = false;
+            rules.push(b.compile(q.root()));
+            if b.has_regex {
+                regex_rules.push(i as u32);
+            }
+        }
+        b.words.shrink_to_fit();
+        RuleSet {
+            rules,
+            words: b.words,
+            prefixes: b.prefixes,
+            unit_rules: b
+                .unit_rules
+                .into_iter()
+                .map(Vec::into_boxed_slice)
+                .collect(),
+            regex_rules,
+            regexes: b.regexes,
+            fields: b.fields,
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules that match `doc`, among those for which `applies(rule index)` is true,
+    /// in rule order.
+    pub fn matches(&self, doc: &Document<'_>, applies: &dyn Fn(usize) -> bool) -> Vec<RuleMatch> {
+        if self.rules.is_empty() {
+            return Vec::new();
+        }
+        let mut sc = self
+            .pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| self.new_scratch());
+        let out = self.run(&mut sc, doc, applies);
+        sc.reset();
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(sc);
+        }
+        out
+    }
+
+    fn new_scratch(&self) -> Scratch {
+        let units = self.unit_rules.len();
+        Scratch {
+            unit_mask: vec![0; units],
+            unit_head: vec![NONE; units],
+            cand: vec![0; self.rules.len().div_ceil(64)],
+            regex_state: vec![0; self.regexes.len()],
+            ..Scratch::default()
+        }
+    }
+
+    fn run(
+        &self,
+        sc: &mut Scratch,
+        doc: &Document<'_>,
+        applies: &dyn Fn(usize) -> bool,
+    ) -> Vec<RuleMatch> {
+        self.scan(sc, doc);
+        for i in 0..sc.touched.len() {
+            let u = sc.touched[i];
+            for &r in self.unit_rules[u as usize].iter() {
+                sc.mark(r);
+            }
+        }
+        for &r in &self.regex_rules {
+            sc.mark(r);
+        }
+        sc.cand_list.sort_unstable();
+        let cands = std::mem::take(&mut sc.cand_list);
+        let mut out = Vec::new();
+        for &r in &cands {
+            let Some(expr) = self.rules.get(r as usize) else {
+                continue;
+            };
+            if !applies(r as usize) {
+                continue;
+            }
+            let mut cx = eval::Ctx {
+                set: self,
+                sc: &mut *sc,
+                doc,
+            };
+            if cx.eval(expr) {
+                out.push(RuleMatch {
+                    rule: r as usize,
+                    matched: cx.matched(expr),
+                });
+            }
+        }
+        sc.cand_list = cands;
+        out
+    }
+
+    /// Tokenizes every needed field value once and records where each unit occurs.
+    fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
+        for field in Field::ALL {
+            if self.fields & field.bit() == 0 {
+                continue;
+            }
+            for (i, text) in doc.field_values(field).enumerate() {
+                let r = sc.words.push_text(text);
+                sc.slots.push(Slot {
+                    field,
+                    index: i as u32,
+                    start: r.start as u32,
+                    end: r.end as u32,
+                });
+            }
+        }
+        let Scratch {
+            words,
+            slots,
+            unit_at,
+            unit_mask,
+            unit_head,
+            touched,
+            occ,
+            ..
+        } = sc;
+        let mut hit = |u: u32, slot: u32, pos: u32, bit: u8| {
+            let i = u as usize;
+            if unit_mask[i] == 0 {
+                touched.push(u);
+            }
+            unit_mask[i] |= bit;
+            occ.push(Occ {
+                slot,
+                pos,
+                next: unit_head[i],
+            });
+            unit_head[i] = (occ.len() - 1) as u32;
+        };
+        let use_trie = !self.prefixes.is_empty();
+        for (s, slot) in slots.iter().enumerate() {
+            let bit = slot.field.bit();
+            for pos in slot.start..slot.end {
+                let w = words.folded(pos as usize);
+                let mut at = NONE;
+                if let Some(&u) = self.words.get(w) {
+                    at = u;
+                    hit(u, s as u32, pos, bit);
+                }
+                unit_at.push(at);
+                if use_trie {
+                    self.prefixes.walk(w, |u| hit(u, s as u32, pos, bit));
+                }
+            }
+        }
+    }
+
+    /// An estimate of the memory held by the compiled set, in bytes. Regexes are
+    /// counted at a flat 16 KiB each: their internals are not measurable from outside.
+    pub fn heap_bytes(&self) -> usize {
+        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+            + self.words.keys().map(|k| k.len()).sum::<usize>();
+        let units = self.unit_rules.len() * (16 + 5)
+            + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
+        let rules: usize = self.rules.iter().map(expr_bytes).sum();
+        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024
+    }
+}
+
+fn expr_bytes(e: &Expr) -> usize {
+    let own = std::mem::size_of::<Expr>();
+    let op = |o: &Operand| match o {
+        Operand::Phrase(p) => p.len() * 4,
+        _ => 0,
+    };
+    own + match e {
+        Expr::Term { op: o, .. } => op(o),
+        Expr::Near { a, b, .. } => op(a) + op(b),
+        Expr::Regex(_) => 0,
+        Expr::And(v) | Expr::Or(v) => v.iter().map(expr_bytes).sum(),
+        Expr::Not(n) => expr_bytes(n),
+    }
+}
+
+impl Scratch {
+    fn mark(&mut self, r: u32) {
+        let (w, b) = ((r / 64) as usize, 1u64 << (r % 64));
+        if let Some(word) = self.cand.get_mut(w)
+            && *word & b == 0
+        {
+            *word |= b;
+            self.cand_list.push(r);
+        }
+    }
+
+    /// Back to the all-empty state, touching only what this document used.
+    fn reset(&mut self) {
+        for &u in &self.touched {
+            self.unit_mask[u as usize] = 0;
+            self.unit_head[u as usize] = NONE;
+        }
+        for &r in &self.cand_list {
+            self.cand[(r / 64) as usize] = 0;
+        }
+        for &x in &self.regex_touched {
+            self.regex_state[x as usize] = 0;
+        }
+        self.touched.clear();
+        self.cand_list.clear();
+        self.regex_touched.clear();
+        self.occ.clear();
+        self.unit_at.clear();
+        self.slots.clear();
+        self.words.clear();
+    }
+}
+
+impl Default for RuleSet {
+    fn default() -> RuleSet {
+        RuleSet::new(&[])
+    }
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("units", &self.unit_rules.len())
+            .field("regexes", &self.regexes.len())
+            .finish()
+    }
+}

@@ -1,0 +1,178 @@
+//! The SQLite state: which items each feed has shown, per-feed poll state, the outbox of
+//! matches waiting for a digest, the digests themselves and the destinations' schedules.
+//!
+//! One process writes (the daemon, or `run --once`); `feedwatch status` reads alongside it
+//! through [`Store::open_read_only`], and short commands such as `feedwatch retry` may
+//! write briefly (WAL mode, a 5 s busy timeout, every write in `BEGIN IMMEDIATE`). The API
+//! is synchronous: the caller runs it on a blocking thread. Time is always passed in.
+//!
+//! # Schema (version 1, `PRAGMA user_version`)
+//!
+//! Times are unix seconds (UTC) in `INTEGER` columns; lists are JSON arrays in `TEXT`.
+//!
+//! - `feeds(name PK, etag, last_modified, last_poll, last_success, http_status, failures,
+//!   next_poll, last_error, last_new_at, polled_ok, health 'ok'|'failing', health_since,
+//!   stale_notified)`: one row per feed ever polled. `etag`/`last_modified` are the
+//!   validators of the last 200, verbatim.
+//! - `items(id PK, key, guid, norm_link, title, link, published, summary, first_seen)`:
+//!   the global identity of an article, shared by every feed that carries it. A new
+//!   entry of a feed joins an existing item with the same global-looking guid, else the
+//!   same normalised link, else the same content hash, provided that item is not already
+//!   one of this feed's (inside one feed the key alone decides identity, so a feed that
+//!   gives every entry its home page as link does not collapse into one item). Guids
+//!   shorter than 16 characters without `:` or `/` (such as `"1234"`) are taken as
+//!   feed-local. `summary` holds a snippet only for items that matched something.
+//! - `seen(feed, key, item_id, first_seen, last_seen, PK(feed, key))`: an item is new once
+//!   per feed; `last_seen` is bumped on every successful poll that still lists it.
+//! - `item_feeds(item_id, feed, first_seen, PK(item_id, feed))`: every feed an item came
+//!   through, in arrival order.
+//! - `outbox(item_id, destination, rules, matched, created_at, digest_id, PK(item_id,
+//!   destination))`: a match waits here (`digest_id` NULL) until a digest takes it; an item
+//!   is reported once per destination whatever feeds and rules bring it.
+//! - `digests(id PK, destination, created_at, status 'pending'|'sent'|'failed', attempts,
+//!   next_attempt, first_attempt, last_attempt, last_error, sent_at, payload)`: `payload` is
+//!   the JSON of the [`crate::model::Digest`] snapshot, so every retry sends the same bytes.
+//! - `destinations(name PK, next_due, last_delivery)`: digest schedules survive restarts.
+//!
+//! Pruning ([`Store::prune`]) removes seen keys absent from their feed for the retention,
+//! sent digests (and their outbox rows) after their own retention, and items nothing
+//! refers to any more, then gives the free pages back (`auto_vacuum = INCREMENTAL`).
+
+mod commit;
+mod digests;
+mod error;
+mod feeds;
+mod prune;
+mod schema;
+mod status;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row};
+
+pub use digests::{DigestStatus, StoredDigest};
+pub use error::StoreError;
+pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
+pub use prune::PruneStats;
+pub use status::{DestinationStatus, FailedDigest, FeedStatus};
+
+use error::sql;
+
+/// The state database. Not `Sync`: one thread at a time uses it.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the state database for writing, creating its folder and file when missing and
+    /// upgrading an older schema. Refuses, without touching it, a file that is not a
+    /// feedwatch database, one written by a newer feedwatch, and a read-only file or folder.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open_writer(&path)?;
+        Ok(Store { conn, path })
+    }
+
+    /// Opens an existing state database for reading (`feedwatch status` while the daemon
+    /// runs). Never creates or upgrades anything; writes through it fail.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open_reader(&path)?;
+        Ok(Store { conn, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this build reads and writes.
+    pub fn schema_version() -> i64 {
+        schema::LATEST
+    }
+
+    /// `PRAGMA integrity_check`: `"ok"`, or SQLite's list of problems.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(sql(&self.path, "checking integrity"))?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sql(&self.path, "checking integrity"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql(&self.path, "checking integrity"))?;
+        Ok(lines.join("\n"))
+    }
+
+    fn invalid(&self, what: impl Into<String>) -> StoreError {
+        StoreError::Invalid {
+            path: self.path.clone(),
+            what: what.into(),
+        }
+    }
+}
+
+/// Times are stored as whole unix seconds.
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// `now` truncated to what the database keeps, so values read back compare equal.
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+fn time_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    match row.get::<_, Option<i64>>(idx)? {
+        None => Ok(None),
+        Some(s) => DateTime::from_timestamp(s, 0).map(Some).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                idx,
+                Type::Integer,
+                format!("timestamp {s} out of range").into(),
+            )
+        }),
+    }
+}
+
+fn json_list_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<String>> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+fn json_list(list: &[String]) -> String {
+    // Serialising strings into a JSON array cannot fail.
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+impl Store {
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is written, or none.
+    fn write<T>(
+        &mut self,
+        context: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql(path, context))?;
+        let out = f(&tx, path)?;
+        tx.commit().map_err(sql(path, context))?;
+        Ok(out)
+    }
+}
+
+fn count_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<usize> {
+    let n: i64 = row.get(idx)?;
+    usize::try_from(n)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, Box::new(e)))
+}
