@@ -73,9 +73,13 @@ fn machine() -> String {
         });
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    // Other work on a shared machine skews every figure: the load says how much there was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!(
-        "machine: {cores} cores ({cpu}), {mem} RAM, Linux {}",
-        kernel.trim()
+        "machine: {cores} cores ({cpu}), {mem} RAM, Linux {}; load average at start {}",
+        kernel.trim(),
+        load.join(" ")
     )
 }
 
