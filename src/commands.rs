@@ -16,10 +16,37 @@ use crate::pipeline::{Engine, StoreHandle};
 use crate::rules::{Document, Query, RuleSet};
 use crate::store::Store;
 
+/// One line of command output (`println!` would panic when stdout is closed).
+macro_rules! out {
+    () => { $crate::commands::emit("\n") };
+    ($($arg:tt)*) => { $crate::commands::emit(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Command output as is, without a newline added.
+macro_rules! out_raw {
+    ($($arg:tt)*) => { $crate::commands::emit(&format!($($arg)*)) };
+}
+
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_NO_MATCH: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_STATE: u8 = 3;
+
+/// Writes command output to stdout. When the reader has gone (`feedwatch inspect … | head`)
+/// there is nobody left to tell: exit quietly with success rather than panic. Any other
+/// write error (a full disk) is reported and exits with [`EXIT_BAD_INPUT`].
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let Err(e) = stdout.write_all(text.as_bytes()) else {
+        return;
+    };
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(EXIT_OK));
+    }
+    eprintln!("feedwatch: cannot write to stdout: {e}");
+    std::process::exit(i32::from(EXIT_BAD_INPUT));
+}
 
 /// Finds and validates the config, printing every error.
 pub fn load_config(explicit: Option<&Path>) -> Result<Config, u8> {
@@ -45,7 +72,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<Config, u8> {
 pub fn check(explicit: Option<&Path>) -> u8 {
     match load_config(explicit) {
         Ok(cfg) => {
-            println!(
+            out!(
                 "{}: OK: {} feeds, {} rules, {} destinations",
                 cfg.path.display(),
                 cfg.feeds.len(),
@@ -86,31 +113,47 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
         }
     };
     for report in engine.poll_all().await {
-        println!("{report}");
+        out!("{report}");
     }
     for d in engine.deliver_due(Utc::now(), true).await {
         if let Err(e) = &d.result {
-            println!(
+            out!(
                 "{}: digest {} ({} items) not delivered: {e}",
-                d.destination, d.digest, d.items
+                d.destination,
+                d.digest,
+                d.items
             );
         }
     }
     EXIT_OK
 }
 
+/// A SOURCE argument as it may be shown in output and errors: the userinfo of a URL
+/// (which may hold a password) removed, anything else as given.
+pub fn shown_source(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
+}
+
 /// A SOURCE argument: `http(s)://`, `file://` or a path.
 pub fn parse_source(s: &str) -> Result<FeedSource, String> {
+    let shown = shown_source(s);
     if s.starts_with("http://") || s.starts_with("https://") {
         url::Url::parse(s)
             .map(FeedSource::Http)
-            .map_err(|e| format!("{s}: not a valid URL: {e}"))
+            .map_err(|e| format!("{shown}: not a valid URL: {e}"))
     } else if s.starts_with("file://") {
         url::Url::parse(s)
             .ok()
             .and_then(|u| u.to_file_path().ok())
             .map(FeedSource::File)
-            .ok_or_else(|| format!("{s}: not a valid file:// URL"))
+            .ok_or_else(|| format!("{shown}: not a valid file:// URL"))
     } else {
         Ok(FeedSource::File(PathBuf::from(s)))
     }
@@ -119,6 +162,7 @@ pub fn parse_source(s: &str) -> Result<FeedSource, String> {
 /// Fetches and parses one source for the one-shot commands.
 async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, String> {
     let src = parse_source(source)?;
+    let source = shown_source(source);
     let req = FetchRequest {
         source: &src,
         etag: None,
@@ -180,8 +224,8 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
     };
     let mut any_match = false;
     let mut any_error = false;
-    for source in sources {
-        let feed = match load_source(&fetcher, source).await {
+    for given in sources {
+        let feed = match load_source(&fetcher, given).await {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("feedwatch: {e}");
@@ -189,6 +233,7 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
                 continue;
             }
         };
+        let source = &shown_source(given);
         let feed_name = feed.title.as_deref().unwrap_or(source);
         for item in &feed.items {
             let doc = Document::from_item(item, feed_name);
@@ -208,15 +253,15 @@ pub async fn test_rule(query: &str, sources: &[String], json: bool) -> u8 {
                     matched: &m.matched,
                 };
                 match serde_json::to_string(&hit) {
-                    Ok(line) => println!("{line}"),
+                    Ok(line) => out!("{line}"),
                     Err(e) => eprintln!("feedwatch: cannot encode JSON: {e}"),
                 }
             } else {
-                println!("{feed_name}: {}", item.title);
+                out!("{feed_name}: {}", item.title);
                 if let Some(link) = &item.link {
-                    println!("  {link}");
+                    out!("  {link}");
                 }
-                println!("  matched: {}", m.matched.join(", "));
+                out!("  matched: {}", m.matched.join(", "));
             }
         }
     }
@@ -279,9 +324,9 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
         }
     };
     if !json {
-        println!(
+        out!(
             "{}: {} items",
-            feed.title.as_deref().unwrap_or(source),
+            feed.title.as_deref().unwrap_or(&shown_source(source)),
             feed.items.len()
         );
     }
@@ -289,27 +334,27 @@ pub async fn inspect(source: &str, json: bool) -> u8 {
         let view = inspected(item);
         if json {
             match serde_json::to_string(&view) {
-                Ok(line) => println!("{line}"),
+                Ok(line) => out!("{line}"),
                 Err(e) => eprintln!("feedwatch: cannot encode JSON: {e}"),
             }
             continue;
         }
-        println!();
-        println!("key:        {}", view.key);
-        println!("title:      {}", view.title);
-        println!("link:       {}", view.link.unwrap_or("-"));
-        println!("published:  {}", view.published.as_deref().unwrap_or("-"));
+        out!();
+        out!("key:        {}", view.key);
+        out!("title:      {}", view.title);
+        out!("link:       {}", view.link.unwrap_or("-"));
+        out!("published:  {}", view.published.as_deref().unwrap_or("-"));
         if !view.authors.is_empty() {
-            println!("authors:    {}", view.authors.join(", "));
+            out!("authors:    {}", view.authors.join(", "));
         }
         if !view.categories.is_empty() {
-            println!("categories: {}", view.categories.join(", "));
+            out!("categories: {}", view.categories.join(", "));
         }
-        println!("summary:    {}", view.summary);
+        out!("summary:    {}", view.summary);
         if !view.content.is_empty() {
-            println!("content:    {}", view.content);
+            out!("content:    {}", view.content);
         }
-        println!("words:      {}", view.words.join(" "));
+        out!("words:      {}", view.words.join(" "));
     }
     EXIT_OK
 }
@@ -325,7 +370,7 @@ pub fn import_opml(file: &Path) -> u8 {
     };
     match crate::discover::import_opml(&text) {
         Ok(feeds) => {
-            print!("{}", crate::discover::to_toml(&feeds));
+            out_raw!("{}", crate::discover::to_toml(&feeds));
             EXIT_OK
         }
         Err(e) => {
@@ -348,6 +393,7 @@ pub async fn discover(page: &str) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    let page = &shown_source(page);
     let req = FetchRequest {
         source: &src,
         etag: None,
@@ -381,7 +427,7 @@ pub async fn discover(page: &str) -> u8 {
         eprintln!("feedwatch: {page}: the page links no feeds with <link rel=\"alternate\">");
         return EXIT_NO_MATCH;
     }
-    print!("{}", crate::discover::to_toml(&feeds));
+    out_raw!("{}", crate::discover::to_toml(&feeds));
     EXIT_OK
 }
 
@@ -428,7 +474,7 @@ pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
     };
     if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => out!("{s}"),
             Err(e) => {
                 eprintln!("feedwatch: cannot encode JSON: {e}");
                 return EXIT_STATE;
@@ -441,10 +487,10 @@ pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
             d.format("%Y-%m-%d %H:%M:%S").to_string()
         })
     };
-    println!("state: {}", report.state);
-    println!("feeds:");
+    out!("state: {}", report.state);
+    out!("feeds:");
     for f in &report.feeds {
-        println!(
+        out!(
             "  {}: {} | last poll {} | last success {} | HTTP {} | {} seen | {} failures | next {}",
             f.name,
             f.health.as_str(),
@@ -456,16 +502,16 @@ pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
             t(&f.next_poll)
         );
         if let Some(err) = &f.last_error {
-            println!("    last error: {err}");
+            out!("    last error: {err}");
         }
     }
     let unpolled = cfg.feeds.len() - report.feeds.len();
     if unpolled > 0 {
-        println!("  ({unpolled} feeds not polled yet)");
+        out!("  ({unpolled} feeds not polled yet)");
     }
-    println!("destinations:");
+    out!("destinations:");
     for d in &report.destinations {
-        println!(
+        out!(
             "  {}: {} pending matches, {} pending digests | next digest {} | next retry {} | last delivery {}",
             d.name,
             d.pending_matches,
@@ -475,7 +521,7 @@ pub fn status(explicit: Option<&Path>, json: bool) -> u8 {
             t(&d.last_delivery)
         );
         for f in &d.failed {
-            println!(
+            out!(
                 "    FAILED digest {} ({} attempts): {} (run `feedwatch retry {}` to try again)",
                 f.id,
                 f.attempts,
@@ -507,7 +553,7 @@ pub fn retry(explicit: Option<&Path>, name: &str) -> u8 {
     };
     match store.retry_failed(name, Utc::now()) {
         Ok(n) => {
-            println!(
+            out!(
                 "{name}: {n} failed digests re-queued; the daemon (or the next `run --once`) sends them"
             );
             EXIT_OK
@@ -543,7 +589,7 @@ pub async fn test_destination(explicit: Option<&Path>, name: &str) -> u8 {
     let digest = crate::digest::sample_digest(name, Utc::now());
     match deliverer.deliver(dest, &digest).await {
         Ok(()) => {
-            println!("{name}: sample digest {} accepted", digest.id);
+            out!("{name}: sample digest {} accepted", digest.id);
             EXIT_OK
         }
         Err(e) => {

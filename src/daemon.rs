@@ -10,24 +10,26 @@
 //! systemd is told `READY=1` once the config is valid and the state open, a `STATUS=`
 //! line after each cycle, and `WATCHDOG=1` only while the poll loop makes progress.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::RwLock;
+use tokio::task::JoinSet;
 
 use crate::commands::{EXIT_BAD_INPUT, EXIT_OK, EXIT_STATE};
 use crate::config::{self, Config};
-use crate::pipeline::{Engine, FeedOutcome, StoreHandle};
+use crate::pipeline::{Engine, FeedOutcome, FeedReport, StoreHandle};
 use crate::store::Store;
 
-/// The longest the poll loop sleeps without looking around (also bounds watchdog gaps).
-const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// The longest the loops sleep when nothing is due and no watchdog is asking for pings:
+/// an idle daemon wakes only for a due feed, a due digest, a signal, or this.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 
 /// New feeds (no next poll on record) are spread over this long, or their interval if
 /// shorter, so start-up is not a burst.
@@ -38,8 +40,16 @@ struct Shared {
     store: StoreHandle,
     /// Unix seconds of the poll loop's last iteration: the watchdog's evidence of life.
     progress: AtomicI64,
-    /// Wakes the delivery loop after a poll cycle.
-    cycle_done: Notify,
+    /// Bumped when a poll cycle ends (and at shutdown): wakes every destination's loop.
+    cycles: tokio::sync::watch::Sender<u64>,
+    /// Set at SIGTERM/SIGINT: the delivery loop finishes its round and returns.
+    stopping: AtomicBool,
+    /// Bumped after a reload swapped the config in; wakes both loops (a watch channel
+    /// remembers the change, so a loop busy at that moment still sees it).
+    reloaded: tokio::sync::watch::Sender<u64>,
+    /// How long a loop may sleep: bounded by half the watchdog period when there is one,
+    /// so the poll loop's progress mark stays fresh.
+    max_sleep: Duration,
 }
 
 pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
@@ -74,7 +84,12 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
         engine: RwLock::new(engine),
         store,
         progress: AtomicI64::new(Utc::now().timestamp()),
-        cycle_done: Notify::new(),
+        cycles: tokio::sync::watch::Sender::new(0),
+        stopping: AtomicBool::new(false),
+        reloaded: tokio::sync::watch::Sender::new(0),
+        max_sleep: sd_notify::watchdog_enabled()
+            .map(|p| (p / 2).max(Duration::from_millis(100)))
+            .unwrap_or(IDLE_SLEEP),
     });
     tracing::info!(
         config = %cfg.path.display(),
@@ -93,7 +108,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     ]);
 
     let poller = tokio::spawn(poll_loop(shared.clone()));
-    let deliverer = tokio::spawn(delivery_loop(shared.clone()));
+    let deliverer = tokio::spawn(delivery_supervisor(shared.clone()));
     let watchdog = sd_notify::watchdog_enabled()
         .map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
 
@@ -112,20 +127,16 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     }
     // Deliveries mark their digests only after the destination answered; one cut off here
     // stays pending in the outbox and is sent again, with the same id, after a restart.
-    if tokio::time::timeout(grace, stop_delivery(deliverer, &shared))
-        .await
-        .is_err()
-    {
+    shared.stopping.store(true, Ordering::Relaxed);
+    // Wake every loop so each sees `stopping`.
+    shared.cycles.send_modify(|c| *c += 1);
+    shared.reloaded.send_modify(|g| *g += 1);
+    let mut deliverer = deliverer;
+    if tokio::time::timeout(grace, &mut deliverer).await.is_err() {
+        deliverer.abort();
         tracing::warn!("grace period over; unsent digests stay pending in the outbox");
     }
     EXIT_OK
-}
-
-async fn stop_delivery(handle: tokio::task::JoinHandle<()>, shared: &Shared) {
-    // Ask the loop to finish its current round; abort it between rounds.
-    handle.abort();
-    let _ = handle.await;
-    let _ = shared;
 }
 
 fn notify(states: &[NotifyState<'_>]) {
@@ -157,6 +168,7 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
                 Ok(engine) => {
                     let (feeds, rules) = (engine.config.feeds.len(), engine.config.rules.len());
                     *shared.engine.write().await = Arc::new(engine);
+                    shared.reloaded.send_modify(|generation| *generation += 1);
                     tracing::info!(feeds, rules, "config reloaded");
                 }
                 Err(e) => tracing::error!(error = %e, "reload refused, the running config stays"),
@@ -167,86 +179,201 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
 }
 
 async fn poll_loop(shared: Arc<Shared>) {
-    // Feeds never polled before get a spread-out first poll; the rest resume from the db.
-    let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut reloads = shared.reloaded.subscribe();
+    // When each feed is next due, loaded once from the state database and then kept up to
+    // date from each poll's own report; feeds never polled get a spread-out first poll.
+    let mut due_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut polls: JoinSet<FeedReport> = JoinSet::new();
+    let mut engine = shared.engine.read().await.clone();
+    let mut loaded = false;
+    let mut cycle = CycleStats::default();
     loop {
         shared
             .progress
             .store(Utc::now().timestamp(), Ordering::Relaxed);
-        let engine = shared.engine.read().await.clone();
+        let current = shared.engine.read().await.clone();
+        if !loaded || !Arc::ptr_eq(&engine, &current) {
+            // First round, or a reload swapped the config in: drop removed feeds, schedule
+            // added ones from what the database knows.
+            engine = current;
+            loaded = true;
+            load_schedule(&shared, &engine, &mut due_at).await;
+        }
+
         let now = Utc::now();
-        let store = shared.store.clone();
-        let names: Vec<String> = engine.config.feeds.iter().map(|f| f.name.clone()).collect();
-        let next_polls = store
-            .call(move |s| {
-                names
-                    .iter()
-                    .map(|n| Ok((n.clone(), s.feed_state(n)?.and_then(|st| st.next_poll))))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot read feed schedules from the state database");
-                Vec::new()
-            });
-        let mut due = Vec::new();
-        let mut next_wake = now + chrono::Duration::from_std(MAX_SLEEP).unwrap_or_default();
-        for (feed, (_, next)) in engine.config.feeds.iter().zip(next_polls) {
-            let at = next.unwrap_or_else(|| {
-                *first_seen.entry(feed.name.clone()).or_insert_with(|| {
-                    let spread = STARTUP_SPREAD.min(feed.interval);
-                    now + chrono::Duration::from_std(spread.mul_f64(crate::pacing::jitter()))
-                        .unwrap_or_default()
-                })
-            });
+        let mut next_wake = now + chrono::Duration::from_std(shared.max_sleep).unwrap_or_default();
+        for feed in &engine.config.feeds {
+            if in_flight.contains(&feed.name) {
+                continue;
+            }
+            let at = due_at.get(&feed.name).copied().unwrap_or(now);
             if at <= now {
-                due.push(feed.clone());
+                in_flight.insert(feed.name.clone());
+                let (engine, feed) = (engine.clone(), feed.clone());
+                polls.spawn(async move { engine.poll_feed(&feed).await });
             } else if at < next_wake {
                 next_wake = at;
             }
         }
-        if !due.is_empty() {
-            let polls = due.iter().map(|f| engine.poll_feed(f));
-            let reports = futures_util::future::join_all(polls).await;
-            let failing = reports
-                .iter()
-                .filter(|r| matches!(r.outcome, FeedOutcome::Failed { .. }))
-                .count();
-            for r in &reports {
-                first_seen.remove(&r.feed);
-            }
-            crate::health::after_polls(&engine, &reports).await;
-            notify(&[NotifyState::Status(&format!(
-                "{} feeds, {} rules; last cycle polled {}, {} failing",
-                engine.config.feeds.len(),
-                engine.config.rules.len(),
-                reports.len(),
-                failing
-            ))]);
-            shared.cycle_done.notify_one();
-            continue;
-        }
         let wait = (next_wake - Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO)
-            .min(MAX_SLEEP);
-        tokio::time::sleep(wait.max(Duration::from_millis(50))).await;
+            .min(shared.max_sleep);
+        tokio::select! {
+            _ = reloads.changed() => {}
+            Some(done) = polls.join_next(), if !polls.is_empty() => {
+                let report = match done {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a poll task failed");
+                        // The feed's name is lost with the task: re-read every schedule.
+                        in_flight.clear();
+                        load_schedule(&shared, &engine, &mut due_at).await;
+                        continue;
+                    }
+                };
+                in_flight.remove(&report.feed);
+                let fallback = Utc::now() + chrono::Duration::from_std(report_fallback(&engine, &report.feed)).unwrap_or_default();
+                due_at.insert(report.feed.clone(), report.next_poll.unwrap_or(fallback));
+                crate::health::after_polls(&engine, std::slice::from_ref(&report)).await;
+                cycle.add(&report);
+                if polls.is_empty() {
+                    // Every due feed has answered: the end of a poll cycle.
+                    notify(&[NotifyState::Status(&format!(
+                        "{} feeds, {} rules; last cycle polled {}, {} new matches, {} failing",
+                        engine.config.feeds.len(),
+                        engine.config.rules.len(),
+                        cycle.polled,
+                        cycle.matches,
+                        cycle.failing
+                    ))]);
+                    cycle = CycleStats::default();
+                    shared.cycles.send_modify(|c| *c += 1);
+                }
+            }
+            _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+        }
     }
 }
 
-async fn delivery_loop(shared: Arc<Shared>) {
-    let mut cycle = false;
+/// When a poll could not record its next time (the state database failed), try again after
+/// the feed's interval.
+fn report_fallback(engine: &Engine, feed: &str) -> Duration {
+    engine
+        .config
+        .feeds
+        .iter()
+        .find(|f| f.name == feed)
+        .map_or(Duration::from_secs(60), |f| f.interval)
+}
+
+#[derive(Default)]
+struct CycleStats {
+    polled: usize,
+    matches: usize,
+    failing: usize,
+}
+
+impl CycleStats {
+    fn add(&mut self, report: &FeedReport) {
+        self.polled += 1;
+        match &report.outcome {
+            FeedOutcome::Polled { matches, .. } => self.matches += matches,
+            FeedOutcome::Failed { .. } => self.failing += 1,
+            FeedOutcome::NotModified => {}
+        }
+    }
+}
+
+/// Fills `due_at` for the engine's feeds from the state database, spreading feeds that were
+/// never polled over [`STARTUP_SPREAD`] (or their interval, if shorter).
+async fn load_schedule(
+    shared: &Shared,
+    engine: &Engine,
+    due_at: &mut HashMap<String, DateTime<Utc>>,
+) {
+    let stored = shared
+        .store
+        .call(|s| s.feeds_status())
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read feed schedules from the state database");
+            Vec::new()
+        });
+    let stored: HashMap<String, Option<DateTime<Utc>>> =
+        stored.into_iter().map(|f| (f.name, f.next_poll)).collect();
+    let now = Utc::now();
+    let names: HashSet<&str> = engine
+        .config
+        .feeds
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    due_at.retain(|name, _| names.contains(name.as_str()));
+    for feed in &engine.config.feeds {
+        if due_at.contains_key(&feed.name) {
+            continue;
+        }
+        let at = stored
+            .get(&feed.name)
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| {
+                let spread = STARTUP_SPREAD.min(feed.interval);
+                now + chrono::Duration::from_std(spread.mul_f64(crate::pacing::jitter()))
+                    .unwrap_or_default()
+            });
+        due_at.insert(feed.name.clone(), at);
+    }
+}
+
+/// Runs one delivery loop per destination, so a destination that is slow or failing never
+/// holds up another; after a reload, starts loops for added destinations (loops of removed
+/// ones end by themselves). Returns once every loop has finished at shutdown.
+async fn delivery_supervisor(shared: Arc<Shared>) {
+    let mut reloads = shared.reloaded.subscribe();
+    let mut loops: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {
         let engine = shared.engine.read().await.clone();
-        engine.deliver_due(Utc::now(), cycle).await;
+        loops.retain(|_, handle| !handle.is_finished());
+        for dest in &engine.config.destinations {
+            if !loops.contains_key(&dest.name) {
+                let handle = tokio::spawn(destination_loop(shared.clone(), dest.name.clone()));
+                loops.insert(dest.name.clone(), handle);
+            }
+        }
+        if shared.stopping.load(Ordering::Relaxed) || reloads.changed().await.is_err() {
+            break;
+        }
+    }
+    for (_, handle) in loops {
+        let _ = handle.await;
+    }
+}
+
+async fn destination_loop(shared: Arc<Shared>, name: String) {
+    let mut reloads = shared.reloaded.subscribe();
+    let mut cycles = shared.cycles.subscribe();
+    let mut cycle = false;
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let engine = shared.engine.read().await.clone();
+        let Some(dest) = engine.config.destinations.iter().find(|d| d.name == name) else {
+            return; // removed by a reload
+        };
+        engine.deliver_destination(dest, Utc::now(), cycle).await;
+        if shared.stopping.load(Ordering::Relaxed) {
+            break;
+        }
         let wait = engine
-            .next_delivery_wake(Utc::now())
+            .next_destination_wake(&name, Utc::now())
             .await
             .and_then(|at| (at - Utc::now()).to_std().ok())
-            .unwrap_or(MAX_SLEEP)
-            .min(MAX_SLEEP);
+            .unwrap_or(shared.max_sleep)
+            .min(shared.max_sleep);
         cycle = tokio::select! {
-            _ = shared.cycle_done.notified() => true,
+            r = cycles.changed() => r.is_ok(),
+            _ = reloads.changed() => false,
             _ = tokio::time::sleep(wait) => false,
         };
     }
@@ -254,8 +381,8 @@ async fn delivery_loop(shared: Arc<Shared>) {
 
 async fn watchdog_loop(shared: Arc<Shared>, period: Duration) {
     let tick = (period / 3).max(Duration::from_millis(100));
-    // The poll loop wakes at least every MAX_SLEEP; allow for a slow cycle on top.
-    let stale_after = (period.as_secs() as i64).max(MAX_SLEEP.as_secs() as i64 * 2 + 60);
+    // The poll loop wakes at least every max_sleep; allow for a slow iteration on top.
+    let stale_after = (period.as_secs() as i64).max(shared.max_sleep.as_secs() as i64 * 2 + 60);
     loop {
         let last = shared.progress.load(Ordering::Relaxed);
         if Utc::now().timestamp() - last <= stale_after {

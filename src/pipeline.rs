@@ -72,6 +72,8 @@ pub enum FeedOutcome {
 pub struct FeedReport {
     pub feed: String,
     pub outcome: FeedOutcome,
+    /// When the feed is due again, as recorded in the state database.
+    pub next_poll: Option<DateTime<Utc>>,
 }
 
 impl fmt::Display for FeedReport {
@@ -202,11 +204,11 @@ impl Engine {
 
     /// One poll of one feed. Errors stay here: they are recorded and reported, never raised.
     pub async fn poll_feed(&self, feed: &FeedConfig) -> FeedReport {
-        let outcome = match self.try_poll(feed).await {
+        let (outcome, next_poll) = match self.try_poll(feed).await {
             Ok(o) => o,
             Err(error) => {
-                let failures = self.record_failure(feed, &error, None).await;
-                FeedOutcome::Failed { error, failures }
+                let (failures, next) = self.record_failure(feed, &error, None).await;
+                (FeedOutcome::Failed { error, failures }, next)
             }
         };
         match &outcome {
@@ -218,6 +220,7 @@ impl Engine {
         FeedReport {
             feed: feed.name.clone(),
             outcome,
+            next_poll,
         }
     }
 
@@ -226,7 +229,7 @@ impl Engine {
         feed: &FeedConfig,
         error: &str,
         fetch_err: Option<&crate::fetch::FetchError>,
-    ) -> u32 {
+    ) -> (u32, Option<DateTime<Utc>>) {
         let now = Utc::now();
         let name = feed.name.clone();
         let error = error.to_string();
@@ -239,16 +242,19 @@ impl Engine {
                 let failures = s.feed_state(&name)?.map_or(0, |st| st.failures) + 1;
                 let wait = pacing::backoff(interval, failures, cap, retry_after, pacing::jitter());
                 let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
-                s.record_failure(&name, now, status, &error, next)
+                Ok((s.record_failure(&name, now, status, &error, next)?, Some(next)))
             })
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(feed = %feed.name, error = %e, "cannot record the failure in the state database");
-                0
+                (0, None)
             })
     }
 
-    async fn try_poll(&self, feed: &FeedConfig) -> Result<FeedOutcome, String> {
+    async fn try_poll(
+        &self,
+        feed: &FeedConfig,
+    ) -> Result<(FeedOutcome, Option<DateTime<Utc>>), String> {
         let name = feed.name.clone();
         let state = self
             .store
@@ -257,12 +263,13 @@ impl Engine {
             .map_err(|e| e.to_string())?;
 
         let fetched = {
-            let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
+            // The host's permit first: a fetch waiting for its host holds no global permit.
             let host = self.host_semaphore(feed);
             let _host = match &host {
                 Some(h) => Some(h.acquire().await.map_err(|e| e.to_string())?),
                 None => None,
             };
+            let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
             let req = FetchRequest {
                 source: &feed.source,
                 etag: state.as_ref().and_then(|s| s.etag.as_deref()),
@@ -274,11 +281,14 @@ impl Engine {
                 Ok(f) => f,
                 Err(e) => {
                     let msg = e.to_string();
-                    let failures = self.record_failure(feed, &msg, Some(&e)).await;
-                    return Ok(FeedOutcome::Failed {
-                        error: msg,
-                        failures,
-                    });
+                    let (failures, next) = self.record_failure(feed, &msg, Some(&e)).await;
+                    return Ok((
+                        FeedOutcome::Failed {
+                            error: msg,
+                            failures,
+                        },
+                        next,
+                    ));
                 }
             }
         };
@@ -299,7 +309,7 @@ impl Engine {
                     .call(move |s| s.record_not_modified(&name, now, next))
                     .await
                     .map_err(|e| e.to_string())?;
-                return Ok(FeedOutcome::NotModified);
+                return Ok((FeedOutcome::NotModified, Some(next)));
             }
             FetchOutcome::Modified(f) => f,
         };
@@ -369,12 +379,15 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         let _ = match_count;
-        Ok(FeedOutcome::Polled {
-            items: item_count,
-            new_items,
-            matches: summary.new_matches,
-            first_poll_seen,
-        })
+        Ok((
+            FeedOutcome::Polled {
+                items: item_count,
+                new_items,
+                matches: summary.new_matches,
+                first_poll_seen,
+            },
+            Some(next_poll),
+        ))
     }
 
     fn too_old(&self, item: &Item, now: DateTime<Utc>) -> bool {
@@ -400,6 +413,7 @@ impl Engine {
             let Some(rule) = self.config.rules.get(m.rule) else {
                 continue;
             };
+            tracing::debug!(feed = %feed.name, rule = %rule.name, item = %item.key, matched = ?m.matched, "rule matched");
             for dest in &rule.notify {
                 out.push(OutboxEntry {
                     rule: rule.name.clone(),
@@ -413,7 +427,8 @@ impl Engine {
 
     /// Assembles and sends every digest that is due at `now`. `cycle_done` says a poll
     /// cycle just ended, which is when `immediate` destinations are due. Destinations are
-    /// handled concurrently, so a failing one never delays another.
+    /// handled concurrently, so a failing one never delays another. Within a destination
+    /// digests go oldest first, and a transient failure ends that destination's round.
     pub async fn deliver_due(&self, now: DateTime<Utc>, cycle_done: bool) -> Vec<DeliveryReport> {
         let runs = self
             .config
@@ -427,6 +442,16 @@ impl Engine {
             .collect()
     }
 
+    /// When a destination's delivery should next look: its scheduled digest or its earliest
+    /// retry, whichever comes first.
+    pub async fn next_destination_wake(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        self.next_wake_of(vec![name.to_string()], now).await
+    }
+
     /// When the delivery loop should next look: the earliest scheduled digest or retry.
     pub async fn next_delivery_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let names: Vec<String> = self
@@ -435,6 +460,10 @@ impl Engine {
             .iter()
             .map(|d| d.name.clone())
             .collect();
+        self.next_wake_of(names, now).await
+    }
+
+    async fn next_wake_of(&self, names: Vec<String>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.store
             .call(move |s| {
                 let mut earliest: Option<DateTime<Utc>> = None;
@@ -452,7 +481,8 @@ impl Engine {
             .unwrap_or(None)
     }
 
-    async fn deliver_destination(
+    /// Assembles and sends what is due for one destination (see [`Engine::deliver_due`]).
+    pub async fn deliver_destination(
         &self,
         dest: &crate::config::DestinationConfig,
         now: DateTime<Utc>,
@@ -504,6 +534,7 @@ impl Engine {
             let first_attempt = stored.first_attempt.unwrap_or(now);
             let retry_for = dest.retry_for;
             let report_err = result.as_ref().err().map(|e| e.message.clone());
+            let transient = result.as_ref().is_err_and(DeliveryError::is_transient);
             let outcome = result.as_ref().map(|_| ()).map_err(DeliveryError::clone);
             let dest_name = dest.name.clone();
             // The caller's clock plus the attempt's duration, so a controlled clock stays
@@ -525,7 +556,11 @@ impl Engine {
                                 s.mark_failed(
                                     &id,
                                     done,
-                                    &format!("gave up retrying after {retry_for:?}: {}", e.message),
+                                    &format!(
+                                        "gave up retrying after {}: {}",
+                                        crate::config::format_duration(retry_for),
+                                        e.message
+                                    ),
                                 )
                             } else {
                                 let wait = pacing::backoff(
@@ -561,6 +596,12 @@ impl Engine {
                 items: digest.items.len(),
                 result: report_err.map_or(Ok(()), Err),
             });
+            // The server is down, stalling or asked us to wait: its other due digests stay
+            // pending for the next round instead of each costing a full deadline now
+            // (the round, and with it every other destination's next one, waits for this).
+            if transient {
+                break;
+            }
         }
         reports
     }

@@ -2,6 +2,8 @@
 //! server: schedules, restarts, Retry-After, health notices, SIGHUP, SIGTERM, sd_notify.
 
 mod support;
+#[allow(dead_code)]
+mod util;
 
 use std::fs::File;
 use std::os::unix::net::UnixDatagram;
@@ -315,4 +317,47 @@ fn notify_socket_gets_ready_and_watchdog_pings() {
     );
     let (code, _) = d.stop();
     assert_eq!(code, Some(0));
+}
+
+#[test]
+fn sigterm_exits_within_the_grace_period_and_leaves_the_digest_pending() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hook = rt.block_on(util::http::HttpReceiver::start(vec![
+        util::http::Reply::Hang,
+    ]));
+    let server = FeedServer::start();
+    server.set("/a.xml", Route::xml(rss(&[("a1", "CSTO meets", "x")])));
+    let cfg = format!(
+        "[daemon]\nstate = \"feedwatch.db\"\nfirst_poll = \"alert\"\nmax_age = \"off\"\ninterval = \"2s\"\n\
+         shutdown_grace = \"1s\"\n\n[[feed]]\nname = \"a\"\nurl = \"{}\"\n\n{CSTO_RULE}\n\
+         [destination.hook]\ntype = \"webhook\"\nurl = \"{}\"\ntimeout = \"60s\"\n",
+        server.url("/a.xml"),
+        hook.url("/hook")
+    );
+    let env = Env::new(&cfg);
+    let d = Daemon::start(&env, &[]);
+    let t = Instant::now();
+    while hook.requests().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no delivery attempt:\n{}\n{}",
+            d.stdout(),
+            d.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, took) = d.stop();
+    assert_eq!(code, Some(0));
+    assert!(
+        took < Duration::from_secs(6),
+        "grace period is 1 s, took {took:?}"
+    );
+    let (status, attempts): (String, i64) = env
+        .db()
+        .query_row("SELECT status, attempts FROM digests", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "pending", "the cut-off digest stays in the outbox");
+    assert_eq!(attempts, 0);
 }

@@ -341,3 +341,53 @@ fn invalid_config_exits_2_and_names_the_problem() {
     );
     assert!(err.contains("feedwatch.toml:2:"), "{err}");
 }
+
+#[test]
+fn polls_run_concurrently_within_global_and_per_host_limits() {
+    let server = FeedServer::start();
+    let mut feeds = Vec::new();
+    for i in 0..6 {
+        let path = format!("/f{i}.xml");
+        server.set(
+            &path,
+            Route::xml(rss(&[(&format!("g{i}"), "x", "y")])).delay(Duration::from_millis(400)),
+        );
+        feeds.push((format!("ip{i}"), server.url(&path)));
+        feeds.push((
+            format!("name{i}"),
+            format!("http://localhost:{}{path}", server.addr.port()),
+        ));
+    }
+    let feeds: Vec<(&str, String)> = feeds.iter().map(|(n, u)| (n.as_str(), u.clone())).collect();
+    let env = Env::new(&config(&feeds, &[("csto", "CSTO")], "concurrency = 3"));
+    let o = env.run(&["run", "--once"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).matches(": 1 items, 1 new").count(),
+        12,
+        "{}",
+        stdout(&o)
+    );
+    let ip = format!("127.0.0.1:{}", server.addr.port());
+    let name = format!("localhost:{}", server.addr.port());
+    assert!(
+        server.peak_concurrency(&ip) <= 2,
+        "per-host limit: {}",
+        server.peak_concurrency(&ip)
+    );
+    assert!(
+        server.peak_concurrency(&name) <= 2,
+        "per-host limit: {}",
+        server.peak_concurrency(&name)
+    );
+    assert!(
+        server.peak_total() <= 3,
+        "global limit: {}",
+        server.peak_total()
+    );
+    assert!(
+        server.peak_total() >= 2,
+        "polls ran one at a time: {}",
+        server.peak_total()
+    );
+}

@@ -147,8 +147,62 @@ pub(crate) fn read_headers(tab: &Tab<'_, '_>, diag: &mut Diag) -> Vec<(String, S
     out
 }
 
-/// Where in the file the byte `offset` of a string value's *decoded* text lies. Exact
-/// when the literal holds no escapes; otherwise the start of the string.
+/// Decodes the body of a TOML basic string, recording for each decoded byte the offset of
+/// the source byte it came from, so a caret inside a query lands on the right column even
+/// when the query is written with escapes (`"/\\w+/"`). `None` for anything it does not
+/// understand; the caller then points at the start of the string.
+fn decode_basic(inner: &str, multiline: bool) -> Option<(String, Vec<usize>)> {
+    fn push(out: &mut String, map: &mut Vec<usize>, c: char, at: usize) {
+        out.push(c);
+        map.extend(std::iter::repeat_n(at, c.len_utf8()));
+    }
+    let mut out = String::new();
+    let mut map = Vec::new();
+    let mut chars = inner.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        if c != '\\' {
+            push(&mut out, &mut map, c, at);
+            continue;
+        }
+        let (_, e) = chars.next()?;
+        let decoded = match e {
+            'b' => '\u{8}',
+            't' => '\t',
+            'n' => '\n',
+            'f' => '\u{c}',
+            'r' => '\r',
+            'e' => '\u{1b}',
+            '"' => '"',
+            '\\' => '\\',
+            'u' | 'U' => {
+                let digits = if e == 'u' { 4 } else { 8 };
+                let hex: String = (0..digits)
+                    .filter_map(|_| {
+                        chars
+                            .next_if(|(_, h)| h.is_ascii_hexdigit())
+                            .map(|(_, h)| h)
+                    })
+                    .collect();
+                if hex.len() != digits {
+                    return None;
+                }
+                char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+            }
+            // A line-ending backslash swallows the newline and the whitespace after it.
+            w if multiline && w.is_whitespace() => {
+                while chars.next_if(|(_, n)| n.is_whitespace()).is_some() {}
+                continue;
+            }
+            _ => return None,
+        };
+        push(&mut out, &mut map, decoded, at);
+    }
+    Some((out, map))
+}
+
+/// Where in the file the byte `offset` of a string value's *decoded* text lies: exact for
+/// literal strings and for basic strings with escapes; the start of the string when the
+/// source cannot be matched to the decoded text.
 fn offset_in_literal(
     src: &SourceFile,
     span: &std::ops::Range<usize>,
@@ -174,10 +228,15 @@ fn offset_in_literal(
         }
     }
     if inner == decoded && offset <= inner.len() {
-        inner_start + offset
-    } else {
-        span.start
+        return inner_start + offset;
     }
+    if raw.starts_with('"')
+        && let Some((text, map)) = decode_basic(inner, open == 3)
+        && text == decoded
+    {
+        return inner_start + map.get(offset).copied().unwrap_or(inner.len());
+    }
+    span.start
 }
 
 pub(crate) fn read_rule(tab: &mut Tab<'_, '_>, diag: &mut Diag) -> Option<RuleDraft> {
@@ -243,8 +302,11 @@ mod tests {
         // Multi-line literal: the newline after ''' is not part of the value.
         let at = offset_in_literal(&src, &span_of("'''\nfoo OR'''"), "foo OR", 4);
         assert_eq!(src.loc(at).to_string(), "f.toml:3:5");
-        // Escapes: the start of the string, as the decoded offset no longer matches.
+        // Escapes: decoded offset 5 (`p`) is column 12, after the two-byte `\"`.
         let at = offset_in_literal(&src, &span_of("\"esc\\\"aped\""), "esc\"aped", 5);
+        assert_eq!(src.loc(at).to_string(), "f.toml:4:12");
+        // A value the source cannot be matched to: the start of the string.
+        let at = offset_in_literal(&src, &span_of("\"esc\\\"aped\""), "other", 2);
         assert_eq!(src.loc(at).to_string(), "f.toml:4:5");
     }
 
@@ -270,5 +332,28 @@ mod tests {
         assert!(ok("mailto:a@example.org").is_err());
         let u = Url::parse("https://user:pw@example.org/x").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(redact(&u), "https://example.org/x");
+        assert_eq!(FeedSource::Http(u).to_string(), "https://example.org/x");
+    }
+
+    #[test]
+    fn basic_string_escapes_map_back_to_their_source() {
+        // (source body, multi-line, decoded offset, expected source offset)
+        let cases: &[(&str, bool, usize, Option<usize>)] = &[
+            (r"a\\wb", false, 2, Some(3)),
+            (r"\u00e9x", false, 2, Some(6)),
+            (r"\U0001F600!", false, 4, Some(10)),
+            (r#"say \"hi\""#, false, 5, Some(6)),
+            ("ab\\\n   cd", true, 2, Some(7)),
+            (r"end\t", false, 4, Some(5)),
+            (r"bad\q", false, 0, None),
+            (r"\u00", false, 0, None),
+        ];
+        for (body, multiline, offset, want) in cases {
+            let got = decode_basic(body, *multiline)
+                .map(|(_, map)| map.get(*offset).copied().unwrap_or(body.len()));
+            assert_eq!(got, *want, "{body:?}");
+        }
+        let (text, _) = decode_basic(r"\u00e9\\", false).unwrap_or_default();
+        assert_eq!(text, "é\\");
     }
 }

@@ -102,10 +102,12 @@ pub enum FeedSource {
     File(PathBuf),
 }
 
+/// Shows the URL without its userinfo (it may hold a password), so a feed source can be
+/// put in any message or log line.
 impl std::fmt::Display for FeedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FeedSource::Http(u) => write!(f, "{u}"),
+            FeedSource::Http(u) => f.write_str(&feeds::redact(u)),
             FeedSource::File(p) => write!(f, "{}", p.display()),
         }
     }

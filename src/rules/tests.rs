@@ -324,3 +324,25 @@ fn many_rules_applies_filter_and_reuse() {
     }
     assert!(RuleSet::default().matches(&doc, &|_| true).is_empty());
 }
+
+#[test]
+fn examples_in_docs_parse() {
+    let doc = include_str!("../../docs/rules.md");
+    let examples = doc.split("## Examples").nth(1).unwrap_or("");
+    let examples = examples.split("## Errors").next().unwrap_or("");
+    let mut n = 0;
+    for block in examples.split("```text").skip(1) {
+        for line in block
+            .split("```")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            let q = Query::parse(line).unwrap_or_else(|e| panic!("{}", e.render(line)));
+            assert_eq!(Query::parse(&q.to_string()).ok(), Some(q));
+            n += 1;
+        }
+    }
+    assert_eq!(n, 10);
+}

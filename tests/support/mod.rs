@@ -92,6 +92,12 @@ pub struct Seen {
 struct Inner {
     routes: HashMap<String, Route>,
     seen: Vec<Seen>,
+    /// Requests being answered now, per Host header, and in all.
+    active: HashMap<String, usize>,
+    active_total: usize,
+    /// The most seen at once, per Host header, and in all.
+    peak: HashMap<String, usize>,
+    peak_total: usize,
 }
 
 /// A feed server on 127.0.0.1:random, running on its own thread with its own runtime so
@@ -137,6 +143,21 @@ impl FeedServer {
         self.inner.lock().unwrap().routes.insert(path.into(), route);
     }
 
+    /// The most requests answered at once for one `Host` (host:port), and in all.
+    pub fn peak_concurrency(&self, host: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .peak
+            .get(host)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn peak_total(&self) -> usize {
+        self.inner.lock().unwrap().peak_total
+    }
+
     pub fn requests(&self, path: &str) -> Vec<Seen> {
         self.inner
             .lock()
@@ -166,7 +187,26 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         return (StatusCode::NOT_FOUND, "no such feed").into_response();
     };
     if let Some(d) = route.delay {
+        let host = headers.get("host").cloned().unwrap_or_default();
+        {
+            let mut st = state.lock().unwrap();
+            let n = {
+                let a = st.active.entry(host.clone()).or_default();
+                *a += 1;
+                *a
+            };
+            st.active_total += 1;
+            let total = st.active_total;
+            let p = st.peak.entry(host.clone()).or_default();
+            *p = (*p).max(n);
+            st.peak_total = st.peak_total.max(total);
+        }
         tokio::time::sleep(d).await;
+        let mut st = state.lock().unwrap();
+        if let Some(a) = st.active.get_mut(&host) {
+            *a -= 1;
+        }
+        st.active_total -= 1;
     }
     let not_modified = route
         .etag

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -59,6 +60,8 @@ pub struct Recorded {
     pub uri: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the request reached the handler.
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -115,6 +118,7 @@ async fn handle(
         uri,
         headers,
         body,
+        at: Instant::now(),
     });
     let reply = s
         .script
@@ -164,5 +168,17 @@ impl HttpReceiver {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` until at least `n` requests arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Recorded> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let seen = self.requests();
+            if seen.len() >= n || Instant::now() >= deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

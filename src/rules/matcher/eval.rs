@@ -45,9 +45,19 @@ impl Ctx<'_, '_> {
     fn occurs(&self, op: &Operand, mask: u8) -> bool {
         match op {
             Operand::Word(u) | Operand::Prefix(u) => self.unit_mask(*u) & mask != 0,
-            Operand::Phrase(units) => {
-                units.iter().all(|&u| self.unit_mask(u) & mask != 0)
-                    && !self.spans(op, mask, true).is_empty()
+            Operand::Phrase(units, anchor) => {
+                let Some(&a) = units.get(*anchor) else {
+                    return false;
+                };
+                if self.unit_mask(a) & mask == 0 {
+                    return false;
+                }
+                let mut found = false;
+                self.each_span(op, mask, |_| {
+                    found = true;
+                    false
+                });
+                found
             }
         }
     }
@@ -71,37 +81,44 @@ impl Ctx<'_, '_> {
     /// Where `op` occurs in the fields of `mask`; with `first_only`, stops at the first.
     fn spans(&self, op: &Operand, mask: u8, first_only: bool) -> Vec<Span> {
         let mut out = Vec::new();
+        self.each_span(op, mask, |s| {
+            out.push(s);
+            !first_only
+        });
+        out
+    }
+
+    /// Calls `f` with each occurrence of `op` in the fields of `mask` until it returns
+    /// false.
+    fn each_span(&self, op: &Operand, mask: u8, mut f: impl FnMut(Span) -> bool) {
         match op {
             Operand::Word(u) | Operand::Prefix(u) => {
                 for (slot, pos) in self.occurrences(*u, mask) {
-                    out.push((slot, pos, pos));
-                    if first_only {
-                        break;
+                    if !f((slot, pos, pos)) {
+                        return;
                     }
                 }
             }
-            Operand::Phrase(units) => {
-                let Some((&head, tail)) = units.split_first() else {
-                    return out;
+            Operand::Phrase(units, anchor) => {
+                let (Some(&a), n) = (units.get(*anchor), units.len()) else {
+                    return;
                 };
                 let sc = &*self.sc;
-                for (slot, pos) in self.occurrences(head, mask) {
-                    let end = sc.slots[slot as usize].end as usize;
-                    let p = pos as usize;
-                    if p + units.len() > end {
+                for (slot, pos) in self.occurrences(a, mask) {
+                    let s = &sc.slots[slot as usize];
+                    let Some(first) = (pos as usize).checked_sub(*anchor) else {
                         continue;
-                    }
-                    let rest = &sc.unit_at[p + 1..p + units.len()];
-                    if rest == tail {
-                        out.push((slot, pos, pos + tail.len() as u32));
-                        if first_only {
-                            break;
-                        }
+                    };
+                    if first >= s.start as usize
+                        && first + n <= s.end as usize
+                        && sc.unit_at[first..first + n] == **units
+                        && !f((slot, first as u32, (first + n - 1) as u32))
+                    {
+                        return;
                     }
                 }
             }
         }
-        out
     }
 
     /// Pairs of occurrences of `a` and `b` in one field value with at most `distance`
@@ -132,24 +149,50 @@ impl Ctx<'_, '_> {
 
     fn regex_matches(&mut self, id: u32) -> bool {
         match self.sc.regex_state.get(id as usize) {
-            Some(1) => return false,
-            Some(2) => return true,
-            Some(_) => {}
+            Some(0) => {}
+            Some(&state) => return state == 2,
             None => return false,
         }
         let Some(term) = self.set.regexes.get(id as usize) else {
             return false;
         };
-        let found = self
-            .sc
-            .slots
-            .iter()
-            .filter(|s| s.field.bit() & term.mask != 0)
-            .filter_map(|s| self.doc.field_value(s.field, s.index as usize))
-            .any(|t| term.regex.is_match(t));
+        if let Some(group) = self.set.regex_groups.get(term.group as usize)
+            && let Some(set) = &group.set
+        {
+            self.run_group(set, group.mask, &group.members);
+            return self.sc.regex_state.get(id as usize) == Some(&2);
+        }
+        let found = self.values(term.mask).any(|t| term.regex.is_match(t));
         self.sc.regex_state[id as usize] = if found { 2 } else { 1 };
         self.sc.regex_touched.push(id);
         found
+    }
+
+    /// The document's field values in `mask` that were scanned.
+    fn values(&self, mask: u8) -> impl Iterator<Item = &str> + '_ {
+        self.sc
+            .slots
+            .iter()
+            .filter(move |s| s.field.bit() & mask != 0)
+            .filter_map(|s| self.doc.field_value(s.field, s.index as usize))
+    }
+
+    /// Runs a whole group at once and records the result of each member.
+    fn run_group(&mut self, set: &regex::RegexSet, mask: u8, members: &[u32]) {
+        let mut hits = vec![false; members.len()];
+        for t in self.values(mask) {
+            for i in set.matches(t).iter() {
+                if let Some(h) = hits.get_mut(i) {
+                    *h = true;
+                }
+            }
+        }
+        for (&m, hit) in members.iter().zip(hits) {
+            if let Some(st) = self.sc.regex_state.get_mut(m as usize) {
+                *st = if hit { 2 } else { 1 };
+                self.sc.regex_touched.push(m);
+            }
+        }
     }
 
     /// The surface forms of the positive terms that occur, deduplicated by their folded
@@ -158,7 +201,8 @@ impl Ctx<'_, '_> {
         let mut found = Vec::new();
         self.collect(e, &mut found, true);
         found.sort_unstable();
-        let mut seen = std::collections::HashSet::new();
+        // Few surfaces per rule: a linear scan beats hashing.
+        let mut seen: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for (slot, start, end) in found {
             let Some(s) = self.sc.slots.get(slot as usize) else {
@@ -170,7 +214,9 @@ impl Ctx<'_, '_> {
             let Some(surface) = text.get(start..end) else {
                 continue;
             };
-            if seen.insert(crate::text::fold(surface)) {
+            let key = crate::text::fold(surface);
+            if !seen.contains(&key) {
+                seen.push(key);
                 out.push(surface.to_string());
             }
         }
@@ -228,12 +274,8 @@ impl Ctx<'_, '_> {
     }
 
     fn surface(&self, (slot, first, last): Span) -> Surface {
-        let w = &self.sc.words;
-        (
-            slot,
-            w.span(first as usize).start,
-            w.span(last as usize).end,
-        )
+        let at = |p: u32| self.sc.span_at.get(p as usize).copied().unwrap_or((0, 0));
+        (slot, at(first).0 as usize, at(last).1 as usize)
     }
 }
 

@@ -8,18 +8,21 @@
 //! positions. Skipping the other rules is sound because the parser rejects any query
 //! that is true when none of its terms occur.
 
+mod build;
 mod eval;
 mod index;
 
 use std::collections::HashMap;
+
+use build::{Builder, group_regexes};
 use std::fmt;
 use std::sync::Mutex;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
-use super::ast::{Field, Node, Term};
+use super::ast::Field;
 use super::{Document, Query, RuleMatch};
-use crate::text::Words;
+use crate::text::for_each_word;
 use index::{FastMap, NONE, Trie};
 
 /// A term reduced to units.
@@ -27,7 +30,9 @@ use index::{FastMap, NONE, Trie};
 enum Operand {
     Word(u32),
     Prefix(u32),
-    Phrase(Box<[u32]>),
+    /// The phrase's word units and the index of its anchor: the word whose occurrences
+    /// are recorded and verified from (the longest, so rarely `the` or `в`).
+    Phrase(Box<[u32]>, usize),
 }
 
 /// A rule compiled against the unit tables. `mask` is the set of fields looked at.
@@ -53,19 +58,32 @@ enum Expr {
 struct RegexTerm {
     regex: Regex,
     mask: u8,
+    /// The group that evaluates it together with the other regexes on the same fields.
+    group: u32,
+}
+
+/// Regexes over the same fields, run as one [`RegexSet`] so each field value is scanned
+/// once for all of them. `set` is `None` when the union is too large to build; the
+/// members then run one by one.
+#[derive(Debug, Clone)]
+struct RegexGroup {
+    mask: u8,
+    set: Option<RegexSet>,
+    members: Vec<u32>,
 }
 
 /// All rules compiled together: each document's text is scanned once, and only rules
 /// whose terms occurred are evaluated.
 pub struct RuleSet {
     rules: Vec<Expr>,
-    words: FastMap<Box<str>, u32>,
+    words: FastMap<Box<str>, (u32, bool)>,
     prefixes: Trie,
     /// Unit → the rules that contain it, ascending.
     unit_rules: Vec<Box<[u32]>>,
     /// Rules that contain a regex: always evaluated.
     regex_rules: Vec<u32>,
     regexes: Vec<RegexTerm>,
+    regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
     fields: u8,
     /// Per-document working memory, reused across calls (and threads).
@@ -91,7 +109,10 @@ struct Occ {
 
 #[derive(Debug, Default)]
 struct Scratch {
-    words: Words,
+    /// Folding buffer.
+    buf: String,
+    /// Word position → byte span in its field value.
+    span_at: Vec<(u32, u32)>,
     slots: Vec<Slot>,
     /// Word position → its word unit, or NONE.
     unit_at: Vec<u32>,
@@ -108,107 +129,6 @@ struct Scratch {
     regex_touched: Vec<u32>,
 }
 
-struct Builder {
-    words: FastMap<Box<str>, u32>,
-    prefixes: Trie,
-    unit_rules: Vec<Vec<u32>>,
-    regex_ids: HashMap<(String, bool, u8), u32>,
-    regexes: Vec<RegexTerm>,
-    fields: u8,
-    rule: u32,
-    has_regex: bool,
-}
-
-impl Builder {
-    fn note(&mut self, unit: u32) -> u32 {
-        let rules = &mut self.unit_rules[unit as usize];
-        if rules.last() != Some(&self.rule) {
-            rules.push(self.rule);
-        }
-        unit
-    }
-
-    fn word(&mut self, w: &str) -> u32 {
-        let unit = match self.words.get(w) {
-            Some(&u) => u,
-            None => {
-                let u = self.unit_rules.len() as u32;
-                self.unit_rules.push(Vec::new());
-                self.words.insert(w.into(), u);
-                u
-            }
-        };
-        self.note(unit)
-    }
-
-    fn prefix(&mut self, p: &str) -> u32 {
-        let fresh = self.unit_rules.len() as u32;
-        // An empty prefix (only in hand-built trees) gets a unit that never occurs.
-        let unit = match self.prefixes.insert(p, || fresh) {
-            NONE => fresh,
-            u => u,
-        };
-        if unit == fresh {
-            self.unit_rules.push(Vec::new());
-        }
-        self.note(unit)
-    }
-
-    fn operand(&mut self, t: &Term) -> Operand {
-        match t {
-            Term::Word(w) => Operand::Word(self.word(w)),
-            Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
-            Term::Phrase(ws) => Operand::Phrase(ws.iter().map(|w| self.word(w)).collect()),
-        }
-    }
-
-    fn compile(&mut self, n: &Node) -> Expr {
-        match n {
-            Node::Term { field, term } => {
-                let mask = Field::mask(*field);
-                self.fields |= mask;
-                Expr::Term {
-                    op: self.operand(term),
-                    mask,
-                }
-            }
-            Node::Near {
-                field,
-                left,
-                right,
-                distance,
-            } => {
-                let mask = Field::mask(*field);
-                self.fields |= mask;
-                Expr::Near {
-                    a: self.operand(left),
-                    b: self.operand(right),
-                    distance: *distance,
-                    mask,
-                }
-            }
-            Node::Regex { field, pattern } => {
-                let mask = Field::mask(*field);
-                self.fields |= mask;
-                self.has_regex = true;
-                let key = (pattern.source.clone(), pattern.case_insensitive, mask);
-                let next = self.regexes.len() as u32;
-                let id = *self.regex_ids.entry(key).or_insert(next);
-                if id == next {
-                    self.regexes.push(RegexTerm {
-                        regex: pattern.regex.clone(),
-                        mask,
-                    });
-                }
-                Expr::Regex(id)
-            }
-            Node::And(v) => Expr::And(v.iter().map(|n| self.compile(n)).collect()),
-            Node::Or(v) => Expr::Or(v.iter().map(|n| self.compile(n)).collect()),
-            Node::Not(n) => Expr::Not(Box::new(self.compile(n))),
-        }
-    }
-}
-
 impl RuleSet {
     pub fn new(queries: &[&Query]) -> RuleSet {
         let mut b = Builder {
@@ -217,6 +137,7 @@ impl RuleSet {
             unit_rules: Vec::new(),
             regex_ids: HashMap::new(),
             regexes: Vec::new(),
+            regex_sources: Vec::new(),
             fields: 0,
             rule: 0,
             has_regex: false,
@@ -232,7 +153,9 @@ impl RuleSet {
             }
         }
         b.words.shrink_to_fit();
+        let regex_groups = group_regexes(&mut b.regexes, &b.regex_sources);
         RuleSet {
+            regex_groups,
             rules,
             words: b.words,
             prefixes: b.prefixes,
@@ -275,6 +198,15 @@ impl RuleSet {
             p.push(sc);
         }
         out
+    }
+
+    /// For benchmarks: (words scanned, occurrences recorded, candidate rules) for `doc`.
+    #[doc(hidden)]
+    pub fn scan_stats(&self, doc: &Document<'_>) -> (usize, usize, usize) {
+        let mut sc = self.new_scratch();
+        let n = self.run(&mut sc, doc, &|_| false).len();
+        debug_assert_eq!(n, 0);
+        (sc.unit_at.len(), sc.occ.len(), sc.cand_list.len())
     }
 
     fn new_scratch(&self) -> Scratch {
@@ -332,24 +264,11 @@ impl RuleSet {
 
     /// Tokenizes every needed field value once and records where each unit occurs.
     fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
-        for field in Field::ALL {
-            if self.fields & field.bit() == 0 {
-                continue;
-            }
-            for (i, text) in doc.field_values(field).enumerate() {
-                let r = sc.words.push_text(text);
-                sc.slots.push(Slot {
-                    field,
-                    index: i as u32,
-                    start: r.start as u32,
-                    end: r.end as u32,
-                });
-            }
-        }
         let Scratch {
-            words,
+            buf,
             slots,
             unit_at,
+            span_at,
             unit_mask,
             unit_head,
             touched,
@@ -370,39 +289,62 @@ impl RuleSet {
             unit_head[i] = (occ.len() - 1) as u32;
         };
         let use_trie = !self.prefixes.is_empty();
-        for (s, slot) in slots.iter().enumerate() {
-            let bit = slot.field.bit();
-            for pos in slot.start..slot.end {
-                let w = words.folded(pos as usize);
-                let mut at = NONE;
-                if let Some(&u) = self.words.get(w) {
-                    at = u;
-                    hit(u, s as u32, pos, bit);
-                }
-                unit_at.push(at);
-                if use_trie {
-                    self.prefixes.walk(w, |u| hit(u, s as u32, pos, bit));
-                }
+        for field in Field::ALL {
+            if self.fields & field.bit() == 0 {
+                continue;
+            }
+            let bit = field.bit();
+            for (i, text) in doc.field_values(field).enumerate() {
+                let s = slots.len() as u32;
+                let start = unit_at.len() as u32;
+                for_each_word(text, buf, |w, span| {
+                    let pos = unit_at.len() as u32;
+                    let mut at = NONE;
+                    if let Some(&(u, trigger)) = self.words.get(w) {
+                        at = u;
+                        if trigger {
+                            hit(u, s, pos, bit);
+                        }
+                    }
+                    unit_at.push(at);
+                    span_at.push((span.start as u32, span.end as u32));
+                    if use_trie {
+                        self.prefixes.walk(w, |u| hit(u, s, pos, bit));
+                    }
+                });
+                slots.push(Slot {
+                    field,
+                    index: i as u32,
+                    start,
+                    end: unit_at.len() as u32,
+                });
             }
         }
     }
 
     /// An estimate of the memory held by the compiled set, in bytes. Regexes are
-    /// counted at a flat 16 KiB each: their internals are not measurable from outside.
+    /// counted at a flat 16 KiB each (twice when also in a set): their internals are not
+    /// measurable from outside.
     pub fn heap_bytes(&self) -> usize {
-        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, (u32, bool))>() + 1)
             + self.words.keys().map(|k| k.len()).sum::<usize>();
         let units = self.unit_rules.len() * (16 + 5)
             + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
         let rules: usize = self.rules.iter().map(expr_bytes).sum();
-        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024
+        let sets: usize = self
+            .regex_groups
+            .iter()
+            .filter(|g| g.set.is_some())
+            .map(|g| g.members.len() * 16 * 1024)
+            .sum();
+        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024 + sets
     }
 }
 
 fn expr_bytes(e: &Expr) -> usize {
     let own = std::mem::size_of::<Expr>();
     let op = |o: &Operand| match o {
-        Operand::Phrase(p) => p.len() * 4,
+        Operand::Phrase(p, _) => p.len() * 4,
         _ => 0,
     };
     own + match e {
@@ -442,8 +384,8 @@ impl Scratch {
         self.regex_touched.clear();
         self.occ.clear();
         self.unit_at.clear();
+        self.span_at.clear();
         self.slots.clear();
-        self.words.clear();
     }
 }
 
@@ -459,6 +401,7 @@ impl fmt::Debug for RuleSet {
             .field("rules", &self.rules.len())
             .field("units", &self.unit_rules.len())
             .field("regexes", &self.regexes.len())
+            .field("regex_groups", &self.regex_groups.len())
             .finish()
     }
 }

@@ -1,0 +1,173 @@
+//! Compiling queries into the unit tables of a [`super::RuleSet`].
+
+use std::collections::HashMap;
+
+use regex::RegexSetBuilder;
+
+use super::index::{FastMap, NONE, Trie};
+use super::{Expr, Operand, RegexGroup, RegexTerm};
+use crate::rules::ast::{Field, Node, Term};
+
+pub(super) struct Builder {
+    pub(super) words: FastMap<Box<str>, (u32, bool)>,
+    pub(super) prefixes: Trie,
+    pub(super) unit_rules: Vec<Vec<u32>>,
+    pub(super) regex_ids: HashMap<(String, bool, u8), u32>,
+    pub(super) regexes: Vec<RegexTerm>,
+    /// Each regex as one pattern with its flag inline, for the sets.
+    pub(super) regex_sources: Vec<String>,
+    pub(super) fields: u8,
+    pub(super) rule: u32,
+    pub(super) has_regex: bool,
+}
+
+impl Builder {
+    fn note(&mut self, unit: u32) -> u32 {
+        let rules = &mut self.unit_rules[unit as usize];
+        if rules.last() != Some(&self.rule) {
+            rules.push(self.rule);
+        }
+        unit
+    }
+
+    /// The unit of word `w`. A `trigger` unit has its occurrences recorded and makes
+    /// its rules candidates; other words (non-anchor phrase words) are only looked up
+    /// for phrase verification, so a phrase like "Japarov in" does not turn every
+    /// `in` of every item into work.
+    fn word(&mut self, w: &str, trigger: bool) -> u32 {
+        let unit = match self.words.get_mut(w) {
+            Some(entry) => {
+                entry.1 |= trigger;
+                entry.0
+            }
+            None => {
+                let u = self.unit_rules.len() as u32;
+                self.unit_rules.push(Vec::new());
+                self.words.insert(w.into(), (u, trigger));
+                u
+            }
+        };
+        if trigger { self.note(unit) } else { unit }
+    }
+
+    fn prefix(&mut self, p: &str) -> u32 {
+        let fresh = self.unit_rules.len() as u32;
+        // An empty prefix (only in hand-built trees) gets a unit that never occurs.
+        let unit = match self.prefixes.insert(p, || fresh) {
+            NONE => fresh,
+            u => u,
+        };
+        if unit == fresh {
+            self.unit_rules.push(Vec::new());
+        }
+        self.note(unit)
+    }
+
+    fn operand(&mut self, t: &Term) -> Operand {
+        match t {
+            Term::Word(w) => Operand::Word(self.word(w, true)),
+            Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
+            Term::Phrase(ws) => {
+                let mut anchor = 0;
+                for (i, w) in ws.iter().enumerate() {
+                    if w.len() > ws[anchor].len() {
+                        anchor = i;
+                    }
+                }
+                let units = ws
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| self.word(w, i == anchor))
+                    .collect();
+                Operand::Phrase(units, anchor)
+            }
+        }
+    }
+
+    pub(super) fn compile(&mut self, n: &Node) -> Expr {
+        match n {
+            Node::Term { field, term } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                Expr::Term {
+                    op: self.operand(term),
+                    mask,
+                }
+            }
+            Node::Near {
+                field,
+                left,
+                right,
+                distance,
+            } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                Expr::Near {
+                    a: self.operand(left),
+                    b: self.operand(right),
+                    distance: *distance,
+                    mask,
+                }
+            }
+            Node::Regex { field, pattern } => {
+                let mask = Field::mask(*field);
+                self.fields |= mask;
+                self.has_regex = true;
+                let key = (pattern.source.clone(), pattern.case_insensitive, mask);
+                let next = self.regexes.len() as u32;
+                let id = *self.regex_ids.entry(key).or_insert(next);
+                if id == next {
+                    self.regexes.push(RegexTerm {
+                        regex: pattern.regex.clone(),
+                        mask,
+                        group: NONE,
+                    });
+                    self.regex_sources
+                        .push(regex_source(&pattern.source, pattern.case_insensitive));
+                }
+                Expr::Regex(id)
+            }
+            Node::And(v) => Expr::And(v.iter().map(|n| self.compile(n)).collect()),
+            Node::Or(v) => Expr::Or(v.iter().map(|n| self.compile(n)).collect()),
+            Node::Not(n) => Expr::Not(Box::new(self.compile(n))),
+        }
+    }
+}
+
+fn regex_source(source: &str, case_insensitive: bool) -> String {
+    if case_insensitive {
+        format!("(?i:{source})")
+    } else {
+        format!("(?:{source})")
+    }
+}
+
+/// Largest compiled size of one group's union of regexes.
+const REGEX_SET_LIMIT: usize = 64 << 20;
+
+pub(super) fn group_regexes(regexes: &mut [RegexTerm], sources: &[String]) -> Vec<RegexGroup> {
+    let mut by_mask: std::collections::BTreeMap<u8, Vec<u32>> = Default::default();
+    for (i, r) in regexes.iter().enumerate() {
+        by_mask.entry(r.mask).or_default().push(i as u32);
+    }
+    let mut groups = Vec::new();
+    for (mask, members) in by_mask {
+        let set = if members.len() > 1 {
+            RegexSetBuilder::new(members.iter().filter_map(|&m| sources.get(m as usize)))
+                .size_limit(REGEX_SET_LIMIT)
+                .dfa_size_limit(crate::rules::REGEX_SIZE_LIMIT * 8)
+                .build()
+                .ok()
+        } else {
+            None
+        };
+        let g = groups.len() as u32;
+        for &m in &members {
+            if let Some(r) = regexes.get_mut(m as usize) {
+                r.group = g;
+            }
+        }
+        groups.push(RegexGroup { mask, set, members });
+    }
+    groups
+}
