@@ -222,10 +222,11 @@ impl Tool {
 
     /// The command line a reader can rerun, for the report.
     pub fn command_line(&self) -> String {
+        let report = self.dir.join("STAGE.time");
+        let (time, program) = (measure::TIME, self.program.display());
         format!(
-            "{} {} {}",
-            measure::TIME,
-            self.program.display(),
+            "{time} -v -o {} {program} {}",
+            report.display(),
             self.args().join(" ")
         )
     }
