@@ -112,9 +112,11 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
-    for report in engine.poll_all().await {
+    let reports = engine.poll_all().await;
+    for report in &reports {
         out!("{report}");
     }
+    crate::health::after_polls(&engine, &reports).await;
     for d in engine.deliver_due(Utc::now(), true).await {
         if let Err(e) = &d.result {
             out!(
@@ -163,13 +165,7 @@ pub fn parse_source(s: &str) -> Result<FeedSource, String> {
 async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, String> {
     let src = parse_source(source)?;
     let source = shown_source(source);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     match fetcher
         .fetch(req)
         .await
@@ -394,13 +390,7 @@ pub async fn discover(page: &str) -> u8 {
         }
     };
     let page = &shown_source(page);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     let fetched = match fetcher.fetch(req).await {
         Ok(FetchOutcome::Modified(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {

@@ -20,6 +20,7 @@ pub const HEALTH_RULE: &str = "feed-health";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transition {
     Failing,
+    Flood,
     Stale,
     Recovered,
 }
@@ -61,6 +62,7 @@ fn check_feed(
     };
     match transition {
         Transition::Failing => store.set_health(&feed.name, Health::Failing, now)?,
+        Transition::Flood => store.set_flood_notified(&feed.name, true)?,
         Transition::Stale => store.set_stale_notified(&feed.name, true)?,
         Transition::Recovered => {
             if state.health == Health::Failing {
@@ -73,6 +75,7 @@ fn check_feed(
     }
     let title = match transition {
         Transition::Failing => format!("feed failing: {}", feed.name),
+        Transition::Flood => format!("feed flooding: {}", feed.name),
         Transition::Stale => format!("feed stale: {}", feed.name),
         Transition::Recovered => format!("feed recovered: {}", feed.name),
     };
@@ -102,6 +105,19 @@ fn transition(
                     format!("{failures} failures in a row; last error: {error}"),
                 )
             }),
+        FeedOutcome::Polled {
+            new_items,
+            flood_held: true,
+            ..
+        } if !state.flood_notified => Some((
+            Transition::Flood,
+            format!(
+                "{new_items} items were new in one poll, more than flood_limit = {}: they were marked seen \
+                 and not alerted. A feed whose guids change on every fetch does this; if it really \
+                 publishes that much at once, raise flood_limit",
+                config.daemon.flood_limit
+            ),
+        )),
         FeedOutcome::Polled { new_items, .. } if *new_items > 0 && state.stale_notified => {
             Some((Transition::Recovered, "new items again".to_string()))
         }

@@ -60,6 +60,9 @@ pub enum FeedOutcome {
         matches: usize,
         /// The feed's first successful poll under `first_poll = "seen"`: items marked seen only.
         first_poll_seen: bool,
+        /// More than `flood_limit` items were new at once (after the first poll): they were
+        /// marked seen without alerting.
+        flood_held: bool,
     },
     NotModified,
     Failed {
@@ -84,6 +87,7 @@ impl fmt::Display for FeedReport {
                 new_items,
                 matches,
                 first_poll_seen,
+                flood_held,
             } => {
                 write!(
                     f,
@@ -94,6 +98,12 @@ impl fmt::Display for FeedReport {
                     write!(
                         f,
                         " (first poll: items marked seen, nothing sent; set first_poll = \"alert\" to be alerted)"
+                    )?;
+                }
+                if *flood_held {
+                    write!(
+                        f,
+                        " (flood guard: more new items than flood_limit at once; marked seen, nothing sent)"
                     )?;
                 }
                 Ok(())
@@ -337,9 +347,13 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
 
+        let new_items = unseen.iter().filter(|n| **n).count();
+        // A publisher whose guids change on every fetch would make everything new each time:
+        // past the flood limit, hold the lot (mark seen, alert nothing) and say so once.
+        let flood_held = !first_poll && new_items > self.config.daemon.flood_limit;
         let mut matches = Vec::new();
         let mut match_count = 0;
-        if !first_poll_seen {
+        if !first_poll_seen && !flood_held {
             for (i, item) in items.iter().enumerate() {
                 if !unseen.get(i).copied().unwrap_or(false) || self.too_old(item, now) {
                     continue;
@@ -351,7 +365,6 @@ impl Engine {
                 }
             }
         }
-        let new_items = unseen.iter().filter(|n| **n).count();
         let next_poll = pacing::next_poll_after_success(
             now,
             feed.interval,
@@ -385,6 +398,7 @@ impl Engine {
                 new_items,
                 matches: summary.new_matches,
                 first_poll_seen,
+                flood_held,
             },
             Some(next_poll),
         ))

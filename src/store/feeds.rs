@@ -55,6 +55,8 @@ pub struct FeedState {
     pub health: Health,
     pub health_since: Option<DateTime<Utc>>,
     pub stale_notified: bool,
+    /// A "flood held" notice was sent and the flood has not ended.
+    pub flood_notified: bool,
 }
 
 /// One rule's match of one item, for one destination.
@@ -104,7 +106,7 @@ impl Store {
             .query_row(
                 "SELECT etag, last_modified, last_poll, last_success, http_status, failures,
                         next_poll, last_error, last_new_at, polled_ok, health, health_since,
-                        stale_notified
+                        stale_notified, flood_notified
                  FROM feeds WHERE name = ?1",
                 [feed],
                 |r| {
@@ -122,6 +124,7 @@ impl Store {
                         health: Health::parse(&r.get::<_, String>(10)?),
                         health_since: time_at(r, 11)?,
                         stale_notified: r.get(12)?,
+                        flood_notified: r.get(13)?,
                     })
                 },
             )
@@ -241,6 +244,16 @@ impl Store {
             "storing stale state",
             feed,
             "stale_notified",
+            i64::from(notified),
+        )
+    }
+
+    /// Records that a flood-guard notice was sent (or, with `false`, that the flood ended).
+    pub fn set_flood_notified(&mut self, feed: &str, notified: bool) -> Result<(), StoreError> {
+        self.update_feed(
+            "storing flood state",
+            feed,
+            "flood_notified",
             i64::from(notified),
         )
     }

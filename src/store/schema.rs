@@ -34,7 +34,8 @@ CREATE TABLE feeds (
     polled_ok      INTEGER NOT NULL DEFAULT 0,
     health         TEXT NOT NULL DEFAULT 'ok' CHECK (health IN ('ok', 'failing')),
     health_since   INTEGER,
-    stale_notified INTEGER NOT NULL DEFAULT 0
+    stale_notified INTEGER NOT NULL DEFAULT 0,
+    flood_notified INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE items (
     id         INTEGER PRIMARY KEY,
