@@ -25,21 +25,37 @@ use crate::schedule::Schedule;
 use crate::store::{ConfiguredFeed, OutboxEntry, PollCommit, Store, StoreError};
 
 /// The synchronous store behind a mutex, used from blocking threads.
+///
+/// Callers queue for the store on an async semaphore before taking a blocking thread, so
+/// a burst of finished polls waits as cheap tasks rather than as parked threads each
+/// holding its parsed items (the blocking pool would otherwise grow to hundreds of
+/// threads, and memory with it).
 #[derive(Clone)]
-pub struct StoreHandle(Arc<Mutex<Store>>);
+pub struct StoreHandle {
+    store: Arc<Mutex<Store>>,
+    turn: Arc<Semaphore>,
+}
 
 impl StoreHandle {
     pub fn new(store: Store) -> StoreHandle {
-        StoreHandle(Arc::new(Mutex::new(store)))
+        StoreHandle {
+            store: Arc::new(Mutex::new(store)),
+            turn: Arc::new(Semaphore::new(1)),
+        }
     }
 
-    /// Runs `f` with the store on a blocking thread.
+    /// Runs `f` with the store on a blocking thread, one call at a time.
     pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let inner = self.0.clone();
+        let Ok(_turn) = self.turn.acquire().await else {
+            return Err(StoreError::Task(
+                "the state database handle is closed".into(),
+            ));
+        };
+        let inner = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = inner
                 .lock()
