@@ -9,6 +9,9 @@
 //! scheduling, let in-flight deliveries finish within the grace period and exit 0.
 //! systemd is told `READY=1` once the config is valid and the state open, a `STATUS=`
 //! line after each cycle, and `WATCHDOG=1` only while the poll loop makes progress.
+//! Before a poll loop sleeps after polling, it gives free memory back ([`memory`]).
+
+mod memory;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ use crate::config::{self, Config};
 use crate::pipeline::{Engine, FeedOutcome, FeedReport, StoreHandle};
 use crate::store::Store;
 
+pub use memory::limit_arenas;
+
 /// The longest the loops sleep when nothing is due and no watchdog is asking for pings:
 /// an idle daemon wakes only for a due feed, a due digest, a signal, or this.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
@@ -34,6 +39,11 @@ const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 /// New feeds (no next poll on record) are spread over this long, or their interval if
 /// shorter, so start-up is not a burst.
 const STARTUP_SPREAD: Duration = Duration::from_secs(60);
+
+/// A pause this long with nothing in flight counts as rest: the poll loop releases the
+/// memory the last polls left free before it sleeps. Shorter gaps (feeds due one after
+/// another during start-up) are not worth a trim each.
+const REST_AFTER: Duration = Duration::from_secs(10);
 
 struct Shared {
     engine: RwLock<Arc<Engine>>,
@@ -188,6 +198,7 @@ async fn poll_loop(shared: Arc<Shared>) {
     let mut engine = shared.engine.read().await.clone();
     let mut loaded = false;
     let mut cycle = CycleStats::default();
+    let mut polled_since_rest = false;
     loop {
         shared
             .progress
@@ -220,6 +231,10 @@ async fn poll_loop(shared: Arc<Shared>) {
             .to_std()
             .unwrap_or(Duration::ZERO)
             .min(shared.max_sleep);
+        if polled_since_rest && polls.is_empty() && wait >= REST_AFTER {
+            polled_since_rest = false;
+            memory::release_free_memory(&shared.store).await;
+        }
         tokio::select! {
             _ = reloads.changed() => {}
             Some(done) = polls.join_next(), if !polls.is_empty() => {
@@ -234,6 +249,7 @@ async fn poll_loop(shared: Arc<Shared>) {
                     }
                 };
                 in_flight.remove(&report.feed);
+                polled_since_rest = true;
                 let fallback = Utc::now() + chrono::Duration::from_std(report_fallback(&engine, &report.feed)).unwrap_or_default();
                 due_at.insert(report.feed.clone(), report.next_poll.unwrap_or(fallback));
                 crate::health::after_polls(&engine, std::slice::from_ref(&report)).await;
