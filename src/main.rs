@@ -99,8 +99,8 @@ fn main() -> ExitCode {
     );
     feedwatch::init_crypto();
     if daemon {
-        // Before the runtime's threads exist: an idle daemon should not sit on a dozen
-        // glibc arenas left over from its blocking pool.
+        // Before the runtime's threads exist: an idle daemon should not sit on glibc
+        // arenas left over from its blocking pool's threads.
         feedwatch::daemon::limit_arenas();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
