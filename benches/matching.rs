@@ -184,7 +184,51 @@ fn report() {
     }
 }
 
+/// One pass of `set` over `items`; a separate, never-inlined function so that
+/// `valgrind --tool=callgrind --toggle-collect='*profile_pass*'` counts only matching.
+#[inline(never)]
+fn profile_pass(set: &RuleSet, items: &[NewsItem]) -> usize {
+    items
+        .iter()
+        .map(|it| set.matches(&doc(it), &|_| true).len())
+        .sum()
+}
+
+/// `FEEDWATCH_BENCH_PASSES=n`: instead of the report, runs `n` passes over the items
+/// for each rule count (or the one in `FEEDWATCH_BENCH_RULES`), with and without the
+/// regex rules, for instruction counting under callgrind.
+fn profile(passes: usize) {
+    let only: Option<usize> = std::env::var("FEEDWATCH_BENCH_RULES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let items = items(ITEMS, SEED ^ 1);
+    let no_regex = std::env::var_os("FEEDWATCH_BENCH_NO_REGEX").is_some();
+    for n in [10, 100, 1_000, 10_000] {
+        if only.is_some_and(|o| o != n) {
+            continue;
+        }
+        let qs = parse_all(&rules_with(n, SEED, !no_regex));
+        let refs: Vec<&Query> = qs.iter().collect();
+        let set = RuleSet::new(&refs);
+        let mut hits = 0;
+        for _ in 0..passes {
+            hits += profile_pass(&set, &items);
+        }
+        println!(
+            "{n} rules: {passes} passes of {ITEMS} items, {hits} matches (divide callgrind's Ir by {})",
+            passes * ITEMS
+        );
+    }
+}
+
 fn main() {
+    if let Some(passes) = std::env::var("FEEDWATCH_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        profile(passes);
+        return;
+    }
     report();
     // FEEDWATCH_BENCH_REPORT_ONLY=1 skips the divan runs.
     if std::env::var_os("FEEDWATCH_BENCH_REPORT_ONLY").is_none() {

@@ -112,6 +112,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    engine.adopt_renamed_feeds().await;
     let reports = engine.poll_all().await;
     for report in &reports {
         out!("{report}");
@@ -127,6 +128,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
             );
         }
     }
+    crate::daemon::prune(engine.store(), engine.config.daemon.retention).await;
     EXIT_OK
 }
 
@@ -165,13 +167,7 @@ pub fn parse_source(s: &str) -> Result<FeedSource, String> {
 async fn load_source(fetcher: &Fetcher, source: &str) -> Result<ParsedFeed, String> {
     let src = parse_source(source)?;
     let source = shown_source(source);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     match fetcher
         .fetch(req)
         .await
@@ -396,13 +392,7 @@ pub async fn discover(page: &str) -> u8 {
         }
     };
     let page = &shown_source(page);
-    let req = FetchRequest {
-        source: &src,
-        etag: None,
-        last_modified: None,
-        user_agent: crate::USER_AGENT,
-        headers: &[],
-    };
+    let req = FetchRequest::plain(&src);
     let fetched = match fetcher.fetch(req).await {
         Ok(FetchOutcome::Modified(f)) => f,
         Ok(FetchOutcome::NotModified { .. }) => {

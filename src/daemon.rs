@@ -5,7 +5,8 @@
 //! every due feed within the engine's global and per-host limits, and then nudges the
 //! delivery loop, which otherwise wakes on its own when a digest schedule or a retry is
 //! due. Signals: SIGHUP re-reads and validates the config and swaps it in between polls
-//! (a broken config is logged and the old one keeps running); SIGTERM/SIGINT stop
+//! (a broken config is logged and the old one keeps running; feeds renamed in it keep
+//! their state, see [`Engine::adopt_renamed_feeds`]); SIGTERM/SIGINT stop
 //! scheduling, let in-flight deliveries finish within the grace period and exit 0.
 //! systemd is told `READY=1` once the config is valid and the state open, a `STATUS=`
 //! line after each cycle, and `WATCHDOG=1` only while the poll loop makes progress.
@@ -44,6 +45,9 @@ const STARTUP_SPREAD: Duration = Duration::from_secs(60);
 /// memory the last polls left free before it sleeps. Shorter gaps (feeds due one after
 /// another during start-up) are not worth a trim each.
 const REST_AFTER: Duration = Duration::from_secs(10);
+
+/// How often the daemon prunes the state database (also once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 struct Shared {
     engine: RwLock<Arc<Engine>>,
@@ -121,6 +125,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     let deliverer = tokio::spawn(delivery_supervisor(shared.clone()));
     let watchdog = sd_notify::watchdog_enabled()
         .map(|period| tokio::spawn(watchdog_loop(shared.clone(), period)));
+    let pruner = tokio::spawn(prune_loop(shared.clone()));
 
     let grace = loop {
         tokio::select! {
@@ -132,6 +137,7 @@ pub async fn run(cfg: Config, explicit: Option<PathBuf>) -> u8 {
     tracing::info!("shutting down: no new polls; in-flight deliveries get {grace:?}");
     notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")]);
     poller.abort();
+    pruner.abort();
     if let Some(w) = watchdog {
         w.abort();
     }
@@ -190,14 +196,10 @@ async fn reload(shared: &Shared, explicit: Option<&std::path::Path>) {
 
 async fn poll_loop(shared: Arc<Shared>) {
     let mut reloads = shared.reloaded.subscribe();
-    // When each feed is next due, loaded once from the state database and then kept up to
-    // date from each poll's own report; feeds never polled get a spread-out first poll.
-    let mut due_at: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let mut in_flight: HashSet<String> = HashSet::new();
+    let mut book = Polling::default();
     let mut polls: JoinSet<FeedReport> = JoinSet::new();
     let mut engine = shared.engine.read().await.clone();
     let mut loaded = false;
-    let mut cycle = CycleStats::default();
     let mut polled_since_rest = false;
     loop {
         shared
@@ -205,22 +207,30 @@ async fn poll_loop(shared: Arc<Shared>) {
             .store(Utc::now().timestamp(), Ordering::Relaxed);
         let current = shared.engine.read().await.clone();
         if !loaded || !Arc::ptr_eq(&engine, &current) {
-            // First round, or a reload swapped the config in: drop removed feeds, schedule
-            // added ones from what the database knows.
+            // First round, or a reload swapped the config in. The swap happens between
+            // polls: the old config's polls finish first, so that a renamed feed's last
+            // poll cannot land under its old name after its state moved to the new one.
+            while let Some(done) = polls.join_next().await {
+                let last = polls.is_empty();
+                book.finish(&shared, &engine, done, last).await;
+                polled_since_rest = true;
+            }
             engine = current;
             loaded = true;
-            load_schedule(&shared, &engine, &mut due_at).await;
+            engine.adopt_renamed_feeds().await;
+            // Drop removed feeds, schedule added ones from what the database knows.
+            load_schedule(&shared, &engine, &mut book.due_at).await;
         }
 
         let now = Utc::now();
         let mut next_wake = now + chrono::Duration::from_std(shared.max_sleep).unwrap_or_default();
         for feed in &engine.config.feeds {
-            if in_flight.contains(&feed.name) {
+            if book.in_flight.contains(&feed.name) {
                 continue;
             }
-            let at = due_at.get(&feed.name).copied().unwrap_or(now);
+            let at = book.due_at.get(&feed.name).copied().unwrap_or(now);
             if at <= now {
-                in_flight.insert(feed.name.clone());
+                book.in_flight.insert(feed.name.clone());
                 let (engine, feed) = (engine.clone(), feed.clone());
                 polls.spawn(async move { engine.poll_feed(&feed).await });
             } else if at < next_wake {
@@ -238,37 +248,63 @@ async fn poll_loop(shared: Arc<Shared>) {
         tokio::select! {
             _ = reloads.changed() => {}
             Some(done) = polls.join_next(), if !polls.is_empty() => {
-                let report = match done {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!(error = %e, "a poll task failed");
-                        // The feed's name is lost with the task: re-read every schedule.
-                        in_flight.clear();
-                        load_schedule(&shared, &engine, &mut due_at).await;
-                        continue;
-                    }
-                };
-                in_flight.remove(&report.feed);
+                let last = polls.is_empty();
+                book.finish(&shared, &engine, done, last).await;
                 polled_since_rest = true;
-                let fallback = Utc::now() + chrono::Duration::from_std(report_fallback(&engine, &report.feed)).unwrap_or_default();
-                due_at.insert(report.feed.clone(), report.next_poll.unwrap_or(fallback));
-                crate::health::after_polls(&engine, std::slice::from_ref(&report)).await;
-                cycle.add(&report);
-                if polls.is_empty() {
-                    // Every due feed has answered: the end of a poll cycle.
-                    notify(&[NotifyState::Status(&format!(
-                        "{} feeds, {} rules; last cycle polled {}, {} new matches, {} failing",
-                        engine.config.feeds.len(),
-                        engine.config.rules.len(),
-                        cycle.polled,
-                        cycle.matches,
-                        cycle.failing
-                    ))]);
-                    cycle = CycleStats::default();
-                    shared.cycles.send_modify(|c| *c += 1);
-                }
             }
             _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+        }
+    }
+}
+
+/// The poll loop's bookkeeping: when each feed is next due (loaded from the state
+/// database, then kept up to date from each poll's own report; feeds never polled get a
+/// spread-out first poll), which polls are running, and the current cycle's totals.
+#[derive(Default)]
+struct Polling {
+    due_at: HashMap<String, DateTime<Utc>>,
+    in_flight: HashSet<String>,
+    cycle: CycleStats,
+}
+
+impl Polling {
+    /// Takes in one finished poll; `last` says no other poll is running.
+    async fn finish(
+        &mut self,
+        shared: &Shared,
+        engine: &Engine,
+        done: Result<FeedReport, tokio::task::JoinError>,
+        last: bool,
+    ) {
+        let report = match done {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "a poll task failed");
+                // The feed's name is lost with the task: re-read every schedule.
+                self.in_flight.clear();
+                load_schedule(shared, engine, &mut self.due_at).await;
+                return;
+            }
+        };
+        self.in_flight.remove(&report.feed);
+        let fallback = Utc::now()
+            + chrono::Duration::from_std(report_fallback(engine, &report.feed)).unwrap_or_default();
+        self.due_at
+            .insert(report.feed.clone(), report.next_poll.unwrap_or(fallback));
+        crate::health::after_polls(engine, std::slice::from_ref(&report)).await;
+        self.cycle.add(&report);
+        if last {
+            // Every due feed has answered: the end of a poll cycle.
+            notify(&[NotifyState::Status(&format!(
+                "{} feeds, {} rules; last cycle polled {}, {} new matches, {} failing",
+                engine.config.feeds.len(),
+                engine.config.rules.len(),
+                self.cycle.polled,
+                self.cycle.matches,
+                self.cycle.failing
+            ))]);
+            self.cycle = CycleStats::default();
+            shared.cycles.send_modify(|c| *c += 1);
         }
     }
 }
@@ -392,6 +428,27 @@ async fn destination_loop(shared: Arc<Shared>, name: String) {
             _ = reloads.changed() => false,
             _ = tokio::time::sleep(wait) => false,
         };
+    }
+}
+
+/// Prunes at start, then once a day: sleeping a day is the only wake-up this adds.
+async fn prune_loop(shared: Arc<Shared>) {
+    loop {
+        let retention = shared.engine.read().await.config.daemon.retention;
+        prune(&shared.store, retention).await;
+        tokio::time::sleep(PRUNE_EVERY).await;
+    }
+}
+
+/// Keeps the state file bounded: forgotten keys, old sent digests, orphaned items.
+pub(crate) async fn prune(store: &StoreHandle, retention: Duration) {
+    let now = Utc::now();
+    match store
+        .call(move |s| s.prune(now, retention, crate::store::SENT_RETENTION))
+        .await
+    {
+        Ok(stats) => tracing::info!(?stats, "pruned the state database"),
+        Err(e) => tracing::error!(error = %e, "cannot prune the state database"),
     }
 }
 

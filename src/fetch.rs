@@ -27,6 +27,19 @@ pub struct FetchRequest<'a> {
     pub headers: &'a [(String, String)],
 }
 
+impl<'a> FetchRequest<'a> {
+    /// An unconditional request with the default User-Agent (the one-shot commands).
+    pub fn plain(source: &'a FeedSource) -> FetchRequest<'a> {
+        FetchRequest {
+            source,
+            etag: None,
+            last_modified: None,
+            user_agent: crate::USER_AGENT,
+            headers: &[],
+        }
+    }
+}
+
 /// Hints a server gives about when to ask again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServerHints {

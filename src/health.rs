@@ -57,6 +57,18 @@ fn check_feed(
     let Some(state) = store.feed_state(&feed.name)? else {
         return Ok(());
     };
+    if state.flood_notified
+        && matches!(
+            outcome,
+            FeedOutcome::Polled {
+                flood_held: false,
+                ..
+            }
+        )
+    {
+        // The flood is over: the next one is news again and gets its own notice.
+        store.set_flood_notified(&feed.name, false)?;
+    }
     let Some((transition, detail)) = transition(config, feed, outcome, &state, now) else {
         return Ok(());
     };

@@ -1,4 +1,5 @@
-//! Item identity: the dedupe key of every item, never random, and link normalisation.
+//! Item identity: the dedupe key of every item, never random, and link normalisation; and
+//! the identity of a feed's source, which outlives the feed's name.
 //!
 //! The key is the feed's own guid/id when it has one (`guid:<id>`), else its normalised
 //! link (`link:<link>`), else a hash of its title and text (`hash:<hex>`). Dates never take
@@ -6,11 +7,12 @@
 //! document deterministically (see [`assign_keys`]), so two parses of the same bytes always
 //! give the same keys.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::config::FeedSource;
 use crate::model::Item;
 
 /// Query parameters that only track the reader and never change what a link points to.
@@ -79,6 +81,15 @@ pub fn normalise_link(link: &str) -> Option<String> {
     }
 }
 
+/// The identity of a feed's source, stored with its state so a feed renamed in the config
+/// is recognised: a hash, so a password in the URL never reaches the state database.
+pub fn feed_source_id(source: &FeedSource) -> String {
+    match source {
+        FeedSource::Http(url) => format!("url:{}", short_hash(&[url.as_str()])),
+        FeedSource::File(path) => format!("file:{}", short_hash(&[&path.to_string_lossy()])),
+    }
+}
+
 /// First 32 hex chars of the SHA-256 of `parts` joined by newlines.
 fn short_hash(parts: &[&str]) -> String {
     let mut h = Sha256::new();
@@ -119,35 +130,61 @@ pub fn base_key(item: &Item) -> String {
     format!("hash:{}", short_hash(&[&item.title, body_text(item)]))
 }
 
-/// Fills `norm_link` from `link` and assigns every item its key. Later occurrences of a
-/// key already used in this document are told apart, in document order: first by
-/// `#<normalised link>` (when the key is not already the link), then by `#<hash of the
-/// title>`, then by an occurrence counter, so the result is unique and the same on every
-/// parse.
+/// Fills `norm_link` from `link` and assigns every item its key. A key that several items
+/// of this document share is refined for every one of them, not only for the later ones:
+/// first by `#<normalised link>` (when the key is not already the link), then, among those
+/// still sharing, by `#<hash of the title>`; whatever is still shared is the same entry
+/// repeated, and its copies are numbered in document order (`#2`, `#3`, ...). So the
+/// result is unique, the same on every parse, and an item keeps its key when the publisher
+/// reorders the document or pushes a new item sharing its guid on top.
 pub fn assign_keys(items: &mut [Item]) {
-    let mut used: HashSet<String> = HashSet::with_capacity(items.len());
     for item in items.iter_mut() {
         item.norm_link = item.link.as_deref().and_then(normalise_link);
-        let base = base_key(item);
-        let mut key = base.clone();
-        if used.contains(&key)
-            && !base.starts_with("link:")
-            && let Some(norm) = item.norm_link.as_deref()
-        {
-            key = format!("{base}#{norm}");
+        item.key = base_key(item);
+    }
+    refine_shared(items, |item| {
+        if item.key.starts_with("link:") {
+            return None;
         }
-        if used.contains(&key) {
-            let title_hash = short_hash(&[&item.title]);
-            key = format!("{key}#{}", &title_hash[..8]);
+        let norm = item.norm_link.as_deref()?;
+        Some(format!("{}#{norm}", item.key))
+    });
+    refine_shared(items, |item| {
+        let title_hash = short_hash(&[&item.title]);
+        Some(format!("{}#{}", item.key, &title_hash[..8]))
+    });
+    let mut used: HashSet<String> = HashSet::with_capacity(items.len());
+    // Per stem, the next copy number to try: every smaller one is taken already, so a feed
+    // full of identical entries costs linear, not quadratic, time.
+    let mut next: HashMap<String, usize> = HashMap::new();
+    for item in items.iter_mut() {
+        if used.contains(&item.key) {
+            let stem = item.key.clone();
+            let n = next.entry(stem.clone()).or_insert(2);
+            while used.contains(&item.key) {
+                item.key = format!("{stem}#{n}");
+                *n += 1;
+            }
         }
-        let stem = key.clone();
-        let mut n = 2;
-        while used.contains(&key) {
-            key = format!("{stem}#{n}");
-            n += 1;
+        used.insert(item.key.clone());
+    }
+}
+
+/// Gives every item whose key another item of the document also has the key `refine`
+/// returns (or leaves it when `None`).
+fn refine_shared(items: &mut [Item], refine: impl Fn(&Item) -> Option<String>) {
+    let mut counts: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    for item in items.iter() {
+        *counts.entry(item.key.as_str()).or_default() += 1;
+    }
+    let shared: Vec<bool> = items
+        .iter()
+        .map(|item| counts.get(item.key.as_str()).is_some_and(|n| *n > 1))
+        .collect();
+    for (item, shared) in items.iter_mut().zip(shared) {
+        if shared && let Some(key) = refine(item) {
+            item.key = key;
         }
-        used.insert(key.clone());
-        item.key = key;
     }
 }
 
@@ -242,20 +279,52 @@ mod tests {
                 item(Some("g"), Some("https://e.com/2"), "C"),
                 item(Some("g"), Some("https://e.com/2"), "C"),
                 item(Some("g"), None, "D"),
+                item(None, Some("https://e.com/home"), "E"),
+                item(None, Some("https://e.com/home?utm_source=x"), "F"),
             ]
         };
         let mut first = build();
         assign_keys(&mut first);
         let keys: Vec<&str> = first.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(keys[0], "guid:g");
-        assert_eq!(keys[1], "guid:g#//e.com/2");
-        assert!(keys[2].starts_with("guid:g#//e.com/2#"));
-        assert!(keys[3].ends_with("#2"));
-        assert!(keys[4].starts_with("guid:g#"));
-        let unique: HashSet<&str> = keys.iter().copied().collect();
-        assert_eq!(unique.len(), keys.len());
+        let hb = &short_hash(&["B"])[..8];
+        let hc = &short_hash(&["C"])[..8];
+        let he = &short_hash(&["E"])[..8];
+        let hf = &short_hash(&["F"])[..8];
+        assert_eq!(
+            keys,
+            [
+                "guid:g#//e.com/1".to_string(),
+                format!("guid:g#//e.com/2#{hb}"),
+                format!("guid:g#//e.com/2#{hc}"),
+                format!("guid:g#//e.com/2#{hc}#2"),
+                "guid:g".to_string(),
+                format!("link://e.com/home#{he}"),
+                format!("link://e.com/home#{hf}"),
+            ]
+        );
         let mut second = build();
         assign_keys(&mut second);
         assert_eq!(first, second);
+    }
+
+    #[test]
+    fn items_sharing_a_guid_keep_their_keys_when_reordered_or_joined() {
+        let a = item(Some("g"), Some("https://e.com/a"), "A");
+        let b = item(Some("g"), Some("https://e.com/b"), "B");
+        let c = item(Some("g"), Some("https://e.com/c"), "C");
+        let keys_of = |items: &[Item]| {
+            let mut items = items.to_vec();
+            assign_keys(&mut items);
+            items
+                .into_iter()
+                .map(|i| (i.title, i.key))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let before = keys_of(&[a.clone(), b.clone()]);
+        let after = keys_of(&[c, b, a]);
+        assert_eq!(before["A"], after["A"]);
+        assert_eq!(before["B"], after["B"]);
+        assert_eq!(after.len(), 3);
+        assert_ne!(after["C"], after["A"]);
     }
 }

@@ -11,12 +11,17 @@
 //! - [`parse`]: bytes → encoding decision → feed-rs → normalised [`model::Item`]s.
 //! - [`identity`]: never-random item keys and link normalisation.
 //! - [`html`]: HTML to plain text (tags, block boundaries, entities).
-//! - [`text`]: the text model: HTML to text, entity decoding, case and diacritic folding, words.
+//! - [`text`]: the text model: case and diacritic folding, `ё` → `е`, words and positions.
 //! - [`rules`]: the watch-rule language (parser, canonical printer) and the one-pass matcher.
 //! - [`store`]: the SQLite state: seen items, feed state, the outbox of matches and digests.
 //! - [`digest`]: grouping pending matches into digests and rendering them.
 //! - [`deliver`]: sending digests to destinations (stdout, email, webhook).
-//! - [`pipeline`]: wires the stages for one poll of one feed and for `run --once`.
+//! - [`pipeline`]: wires the stages: one poll of one feed, and the delivery of due digests.
+//! - [`pacing`]: when a feed is polled next (server hints, back-off) and delivery retries.
+//! - [`health`]: "feed failing", "recovered", "stale" and "flooding" notices, once each.
+//! - [`daemon`]: the service: poll and delivery clocks, reload, shutdown, systemd notify.
+//! - [`discover`]: `[[feed]]` tables from OPML exports and from HTML pages' feed links.
+//! - [`commands`] and [`logging`]: the command-line commands and log set-up.
 
 pub mod commands;
 pub mod config;

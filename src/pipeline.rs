@@ -22,7 +22,7 @@ use crate::model::Item;
 use crate::pacing::{self, FeedHints};
 use crate::rules::{Document, RuleSet};
 use crate::schedule::Schedule;
-use crate::store::{OutboxEntry, PollCommit, Store, StoreError};
+use crate::store::{ConfiguredFeed, OutboxEntry, PollCommit, Store, StoreError};
 
 /// The synchronous store behind a mutex, used from blocking threads.
 #[derive(Clone)]
@@ -182,6 +182,35 @@ impl Engine {
 
     pub fn store(&self) -> &StoreHandle {
         &self.store
+    }
+
+    /// Carries the stored state of feeds renamed in this config over to their new names
+    /// (see [`Store::adopt_renamed_feeds`]); call before polling. A failure is logged: the
+    /// renamed feeds then start over under `first_poll`.
+    pub async fn adopt_renamed_feeds(&self) {
+        let feeds: Vec<ConfiguredFeed> = self
+            .config
+            .feeds
+            .iter()
+            .map(|f| ConfiguredFeed {
+                name: f.name.clone(),
+                source: crate::identity::feed_source_id(&f.source),
+            })
+            .collect();
+        match self
+            .store
+            .call(move |s| s.adopt_renamed_feeds(&feeds))
+            .await
+        {
+            Ok(moves) => {
+                for (old, new) in moves {
+                    tracing::info!(feed = %new, was = %old, "feed renamed: its state carries over");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot carry renamed feeds over; they start over under first_poll")
+            }
+        }
     }
 
     /// Polls every feed once, `concurrency` at a time and at most `per_host` per host,
@@ -377,6 +406,7 @@ impl Engine {
         );
         let commit = PollCommit {
             feed: feed.name.clone(),
+            source: Some(crate::identity::feed_source_id(&feed.source)),
             now,
             etag: fetched.etag,
             last_modified: fetched.last_modified,

@@ -2,7 +2,6 @@
 //! server: schedules, restarts, Retry-After, health notices, SIGHUP, SIGTERM, sd_notify.
 
 mod support;
-#[allow(dead_code)]
 mod util;
 
 use std::fs::File;
@@ -360,4 +359,51 @@ fn sigterm_exits_within_the_grace_period_and_leaves_the_digest_pending() {
         .unwrap();
     assert_eq!(status, "pending", "the cut-off digest stays in the outbox");
     assert_eq!(attempts, 0);
+}
+
+#[test]
+fn a_feed_with_nothing_new_for_stale_after_gets_one_notice() {
+    let server = FeedServer::start();
+    server.set(
+        "/a.xml",
+        Route::xml(rss(&[("a1", "CSTO meets", "x")])).etag("\"s1\""),
+    );
+    let cfg = config(
+        &server.url("/a.xml"),
+        "1s",
+        CSTO_RULE,
+        "health_notify = [\"console\"]",
+    )
+    .replace(
+        "[[feed]]\nname = \"a\"\n",
+        "[[feed]]\nname = \"a\"\nstale_after = \"2s\"\n",
+    );
+    let env = Env::new(&cfg);
+    let d = Daemon::start(&env, &[]);
+    wait_for("stale notice", Duration::from_secs(20), || {
+        d.stdout().contains("feed stale: a")
+    });
+    // Several more polls with nothing new: still one notice.
+    let polls = server.requests("/a.xml").len();
+    wait_for("more polls", Duration::from_secs(20), || {
+        server.requests("/a.xml").len() >= polls + 3
+    });
+    assert_eq!(
+        d.stdout().matches("feed stale: a").count(),
+        1,
+        "{}",
+        d.stdout()
+    );
+    server.set(
+        "/a.xml",
+        Route::xml(rss(&[("a2", "CSTO again", "x"), ("a1", "CSTO meets", "x")])).etag("\"s2\""),
+    );
+    wait_for("recovered notice", Duration::from_secs(20), || {
+        d.stdout().contains("feed recovered: a")
+    });
+    let out = d.stdout();
+    assert_eq!(out.matches("feed stale: a").count(), 1, "{out}");
+    assert_eq!(out.matches("feed recovered: a").count(), 1, "{out}");
+    assert!(out.contains("stale_after = 2s"), "{out}");
+    drop(d);
 }

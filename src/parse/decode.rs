@@ -2,12 +2,15 @@
 //! XML parser sees it.
 //!
 //! Order: a byte-order mark (or the UTF-16/32 byte pattern of `<?xml` without one), then
-//! valid UTF-8, then the XML declaration's `encoding`, then the HTTP charset, else
+//! valid UTF-8, then a non-UTF-8 label (the XML declaration's `encoding`, then the HTTP
+//! charset), then a guess (UTF-8 with a few bad bytes, Cyrillic single-byte text), else
 //! windows-1252 (the web's reading of latin-1). Malformed bytes become U+FFFD, so a bad
 //! byte spoils one field and never the whole feed. The declaration's `encoding=` is then
 //! removed, so the XML parser does not decode a second time.
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+use super::guess;
 
 /// A document transcoded to UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +73,15 @@ fn transcode(bytes: &[u8], http_charset: Option<&str>) -> (&'static str, String)
     let http = http_charset
         .and_then(|l| Encoding::for_label(l.trim().trim_matches('"').as_bytes()))
         .filter(|e| *e != UTF_16LE && *e != UTF_16BE);
-    let enc = declared.or(http).unwrap_or(WINDOWS_1252);
+    // A UTF-8 label on bytes that are not UTF-8 is honoured (bad bytes become U+FFFD)
+    // unless the bytes are plainly Cyrillic in a single-byte encoding.
+    let not_utf8 = |e: &&'static Encoding| *e != UTF_8;
+    let enc = match declared.filter(not_utf8).or(http.filter(not_utf8)) {
+        Some(e) => e,
+        None if declared.or(http).is_some() => guess::cyrillic(bytes).unwrap_or(UTF_8),
+        None if guess::mostly_utf8(bytes) => UTF_8,
+        None => guess::cyrillic(bytes).unwrap_or(WINDOWS_1252),
+    };
     (enc.name(), run(enc, bytes))
 }
 

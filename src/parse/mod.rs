@@ -9,6 +9,9 @@
 mod compat;
 mod convert;
 mod decode;
+mod entities;
+mod guess;
+mod limits;
 mod repair;
 mod sniff;
 #[cfg(test)]
@@ -107,7 +110,8 @@ fn parse_xml(text: &str, base: Option<&Url>) -> Result<ParsedFeed, ParseError> {
             ),
         });
     }
-    let repaired = repair_xml(text);
+    let repaired = repair_xml(text)?;
+    limits::check(&repaired)?;
     let repaired = if local == "rss" {
         normalise_rss_version(repaired)
     } else {

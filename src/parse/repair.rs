@@ -7,27 +7,51 @@
 //! references are read as windows-1252, HTML5 named entities become numeric references,
 //! unknown names and bare ampersands become literal text (`&amp;`), and characters XML 1.0
 //! forbids become U+FFFD. CDATA sections, comments and processing instructions are left as
-//! they are, except for the forbidden characters.
+//! they are, except for the forbidden characters. The DOCTYPE is dropped: the entities its
+//! internal subset declares are expanded here (see [`super::entities`]), and nothing else
+//! in it is needed to read a feed.
 
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use super::ParseError;
+use super::entities::Entities;
 use crate::html::{named_entity, numeric_char};
 
-/// The repaired document, borrowed when nothing needed repair.
-pub fn repair_xml(text: &str) -> Cow<'_, str> {
+/// The repaired document, borrowed when nothing needed repair. Fails only when the
+/// document's declared entities expand past [`super::entities::EXPANSION_LIMIT`].
+pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
     let b = text.as_bytes();
     let mut out: Option<String> = None;
+    let mut entities = Entities::default();
     // Bytes before `copied` are already in `out` (or need no change).
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            b'<' if is_xml_declaration(&text[i..]) => {
+                // quick-xml switches decoders on a declaration's `encoding` and panics when
+                // a declaration comes after the start; the text is UTF-8 already and
+                // nothing else a declaration says matters to a feed reader.
+                let end = text[i..].find("?>").map_or(text.len(), |e| i + e + 2);
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[copied..i]);
+                i = end;
+                copied = end;
+            }
+            b'<' if is_doctype(&text[i..]) => {
+                let end = skip_doctype(text, i);
+                entities = Entities::declared(&text[i..end]);
+                let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                o.push_str(&text[copied..i]);
+                i = end;
+                copied = end;
+            }
             b'<' => {
                 i = skip_markup_section(text, i);
             }
             b'&' => {
-                let (fix, next) = check_reference(text, i);
+                let (fix, next) = check_reference(text, i, &mut entities)?;
                 if let Some(fix) = fix {
                     let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
                     o.push_str(&text[copied..i]);
@@ -53,13 +77,24 @@ pub fn repair_xml(text: &str) -> Cow<'_, str> {
             _ => i += 1,
         }
     }
-    match out {
+    Ok(match out {
         None => Cow::Borrowed(text),
         Some(mut o) => {
             o.push_str(&text[copied..]);
             Cow::Owned(o)
         }
-    }
+    })
+}
+
+/// `<?xml` followed by whitespace or `?>`: what quick-xml reads as a declaration.
+fn is_xml_declaration(rest: &str) -> bool {
+    rest.strip_prefix("<?xml")
+        .is_some_and(|r| r.starts_with("?>") || r.starts_with([' ', '\t', '\r', '\n']))
+}
+
+fn is_doctype(rest: &str) -> bool {
+    rest.get(..9)
+        .is_some_and(|t| t.eq_ignore_ascii_case("<!DOCTYPE"))
 }
 
 fn is_forbidden_ascii(c: u8) -> bool {
@@ -78,8 +113,6 @@ fn skip_markup_section(text: &str, i: usize) -> usize {
         "-->"
     } else if rest.starts_with("<?") {
         "?>"
-    } else if rest.starts_with("<!DOCTYPE") || rest.starts_with("<!doctype") {
-        return skip_doctype(text, i);
     } else {
         return i + 1;
     };
@@ -97,22 +130,41 @@ fn skip_markup_section(text: &str, i: usize) -> usize {
     }
 }
 
+/// The end of the DOCTYPE at `i`: its internal subset may hold `>` inside brackets and
+/// quoted literals.
 fn skip_doctype(text: &str, i: usize) -> usize {
+    let b = text.as_bytes();
     let mut depth = 0usize;
-    for (off, c) in text[i..].bytes().enumerate() {
-        match c {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'"' | b'\'' => {
+                let q = b[j];
+                j = b[j + 1..]
+                    .iter()
+                    .position(|c| *c == q)
+                    .map_or(b.len(), |p| j + 1 + p);
+            }
+            b'<' if b[j..].starts_with(b"<!--") => {
+                j = text[j + 4..].find("-->").map_or(b.len(), |e| j + 4 + e + 2);
+            }
             b'[' => depth += 1,
             b']' => depth = depth.saturating_sub(1),
-            b'>' if depth == 0 => return i + off + 1,
+            b'>' if depth == 0 => return j + 1,
             _ => {}
         }
+        j += 1;
     }
     text.len()
 }
 
 /// Checks the reference at `text[i] == '&'`: returns its replacement when it needs one,
 /// and the index after it.
-fn check_reference(text: &str, i: usize) -> (Option<String>, usize) {
+fn check_reference(
+    text: &str,
+    i: usize,
+    entities: &mut Entities,
+) -> Result<(Option<String>, usize), ParseError> {
     let b = text.as_bytes();
     if b.get(i + 1) == Some(&b'#') {
         let (hex, start) = match b.get(i + 2) {
@@ -131,17 +183,17 @@ fn check_reference(text: &str, i: usize) -> (Option<String>, usize) {
             j += 1;
         }
         if j == start || b.get(j) != Some(&b';') {
-            return (Some("&amp;".to_string()), i + 1);
+            return Ok((Some("&amp;".to_string()), i + 1));
         }
         let value =
             u32::from_str_radix(&text[start..j], if hex { 16 } else { 10 }).unwrap_or(u32::MAX);
         let c = numeric_char(value);
         let lowercase_x = !hex || b[i + 2] == b'x';
         if lowercase_x && c as u32 == value && is_xml_char(c) {
-            return (None, j + 1);
+            return Ok((None, j + 1));
         }
         let c = if is_xml_char(c) { c } else { '\u{FFFD}' };
-        return (Some(char_ref(c)), j + 1);
+        return Ok((Some(char_ref(c)), j + 1));
     }
     let start = i + 1;
     let mut j = start;
@@ -150,13 +202,18 @@ fn check_reference(text: &str, i: usize) -> (Option<String>, usize) {
         j += 1;
     }
     if j == start || b.get(j) != Some(&b';') {
-        return (Some("&amp;".to_string()), i + 1);
+        return Ok((Some("&amp;".to_string()), i + 1));
     }
     let name = &text[start..j];
     if matches!(name, "amp" | "lt" | "gt" | "quot" | "apos") {
-        return (None, j + 1);
+        return Ok((None, j + 1));
     }
-    match named_entity(name) {
+    // What the document declares means more than what HTML would.
+    if let Some(expanded) = entities.expand(name)? {
+        entities.charge(expanded.len());
+        return Ok((Some(expanded), j + 1));
+    }
+    Ok(match named_entity(name) {
         Some(value) => {
             let mut s = String::new();
             for c in value.chars() {
@@ -164,9 +221,9 @@ fn check_reference(text: &str, i: usize) -> (Option<String>, usize) {
             }
             (Some(s), j + 1)
         }
-        // Neither XML nor HTML knows it: keep the text as the publisher wrote it.
+        // Neither XML nor HTML knows it (or it is external): keep the text as written.
         None => (Some("&amp;".to_string()), i + 1),
-    }
+    })
 }
 
 fn char_ref(c: char) -> String {
@@ -217,12 +274,28 @@ mod tests {
             ("<!-- & --><?pi & ?><a/>", "<!-- & --><?pi & ?><a/>"),
             (
                 "<!DOCTYPE rss [<!ENTITY x \"&#38;\">]><rss>&x;</rss>",
-                "<!DOCTYPE rss [<!ENTITY x \"&#38;\">]><rss>&amp;x;</rss>",
+                "<rss>&amp;</rss>",
+            ),
+            (
+                "<?xml version='1.0'?>\n<!doctype rss SYSTEM \"http://127.0.0.1/x.dtd\">\n<rss>&y;</rss>",
+                "\n\n<rss>&amp;y;</rss>",
+            ),
+            (
+                "<rss><?xml version=\"1.0\" encoding=\"windows-1251\"?><?xml?><?xml-stylesheet href='s'?></rss>",
+                "<rss><?xml-stylesheet href='s'?></rss>",
+            ),
+            (
+                "<!DOCTYPE rss [<!ENTITY q \"]>\">]><rss>&q;</rss>",
+                "<rss>]&gt;</rss>",
             ),
             ("Лавров &mdash; ОДКБ", "Лавров &#x2014; ОДКБ"),
         ];
         for (input, want) in cases {
-            assert_eq!(repair_xml(input), *want, "input: {input:?}");
+            assert_eq!(
+                repair_xml(input).ok().as_deref(),
+                Some(*want),
+                "input: {input:?}"
+            );
         }
     }
 }

@@ -32,6 +32,11 @@ const REGEXES: &[&str] = &[
     r"\bmin",
     "^Lav",
     r"a\/b",
+    // Inner literals (" lavrov", " japárov"), an alternation's literals, and one
+    // regex without a usable literal, which runs on every document.
+    r"\w+ (Lavrov|Japárov)",
+    r"(stan|ister)s?\b",
+    r"\d+|visit",
 ];
 
 fn word() -> impl Strategy<Value = String> {

@@ -346,3 +346,49 @@ fn examples_in_docs_parse() {
     }
     assert_eq!(n, 10);
 }
+
+/// Regexes run only where their literals occur; literals inside or overlapping other
+/// literals, case variants and regexes without literals are all still found.
+#[test]
+fn regex_literal_prefilter() {
+    let rules = [
+        "/Tokar(ov|ev)/i",
+        "/oka/",
+        "/abcd/",
+        "/cde/",
+        r"/\d+/",
+        "/лавров/i",
+        "title:/Bishkek/",
+    ];
+    let queries: Vec<Query> = rules.iter().filter_map(|q| Query::parse(q).ok()).collect();
+    assert_eq!(queries.len(), rules.len());
+    let refs: Vec<&Query> = queries.iter().collect();
+    let set = RuleSet::new(&refs);
+    let cases: &[(&str, &str, &[usize])] = &[
+        ("", "Minister Tokarov spoke", &[0, 1]),
+        ("", "TO\u{212a}AREV", &[0]),
+        ("", "abcde", &[2, 3]),
+        ("", "in 2024", &[4]),
+        ("ЛАВРОВ", "", &[5]),
+        ("", "in Bishkek", &[]),
+        ("Bishkek", "", &[6]),
+        ("", "nothing here", &[]),
+    ];
+    for &(title, summary, want) in cases {
+        let doc = Document {
+            title,
+            summary,
+            ..Document::default()
+        };
+        let got: Vec<usize> = set
+            .matches(&doc, &|_| true)
+            .iter()
+            .map(|m| m.rule)
+            .collect();
+        assert_eq!(got, want, "title {title:?}, summary {summary:?}");
+        let reference: Vec<usize> = (0..queries.len())
+            .filter(|&i| reference::matches(&queries[i], &doc))
+            .collect();
+        assert_eq!(got, reference, "title {title:?}, summary {summary:?}");
+    }
+}

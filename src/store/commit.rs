@@ -24,18 +24,19 @@ pub(super) fn commit_poll(
     let now = ts(c.now);
     tx.execute(
         "INSERT INTO feeds (name, etag, last_modified, last_poll, last_success, http_status,
-                            next_poll, polled_ok)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1)
+                            next_poll, polled_ok, source)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, ?7)
          ON CONFLICT (name) DO UPDATE SET etag = ?2, last_modified = ?3, last_poll = ?4,
              last_success = ?4, http_status = ?5, failures = 0, last_error = NULL,
-             next_poll = ?6, polled_ok = 1",
+             next_poll = ?6, polled_ok = 1, source = coalesce(?7, source)",
         params![
             c.feed,
             c.etag,
             c.last_modified,
             now,
             c.http_status,
-            ts(c.next_poll)
+            ts(c.next_poll),
+            c.source
         ],
     )
     .map_err(sql(path, "updating the feed row"))?;

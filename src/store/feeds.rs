@@ -72,6 +72,9 @@ pub struct OutboxEntry {
 #[derive(Debug, Clone)]
 pub struct PollCommit {
     pub feed: String,
+    /// Identity of the source this poll read (`identity::feed_source_id`); `None` keeps
+    /// the stored one.
+    pub source: Option<String>,
     pub now: DateTime<Utc>,
     /// `None` for `file://` sources.
     pub http_status: Option<u16>,

@@ -6,14 +6,16 @@
 //! write briefly (WAL mode, a 5 s busy timeout, every write in `BEGIN IMMEDIATE`). The API
 //! is synchronous: the caller runs it on a blocking thread. Time is always passed in.
 //!
-//! # Schema (version 1, `PRAGMA user_version`)
+//! # Schema (version 2, `PRAGMA user_version`)
 //!
 //! Times are unix seconds (UTC) in `INTEGER` columns; lists are JSON arrays in `TEXT`.
 //!
 //! - `feeds(name PK, etag, last_modified, last_poll, last_success, http_status, failures,
 //!   next_poll, last_error, last_new_at, polled_ok, health 'ok'|'failing', health_since,
-//!   stale_notified)`: one row per feed ever polled. `etag`/`last_modified` are the
-//!   validators of the last 200, verbatim.
+//!   stale_notified, flood_notified, source)`: one row per feed ever polled.
+//!   `etag`/`last_modified` are the validators of the last 200, verbatim. `source` (since
+//!   version 2) is a hash of the URL or path last polled successfully under this name; a
+//!   feed renamed in the config takes over the row of its source ([`Store::adopt_renamed_feeds`]).
 //! - `items(id PK, key, guid, norm_link, title, link, published, summary, first_seen)`:
 //!   the global identity of an article, shared by every feed that carries it. A new
 //!   entry of a feed joins an existing item with the same global-looking guid, else the
@@ -43,6 +45,7 @@ mod digests;
 mod error;
 mod feeds;
 mod prune;
+mod rename;
 mod schema;
 mod status;
 #[cfg(test)]
@@ -57,8 +60,9 @@ use rusqlite::{Connection, Row};
 pub use digests::{DigestStatus, StoredDigest};
 pub use error::StoreError;
 pub use feeds::{CommitSummary, FeedState, Health, OutboxEntry, PollCommit};
-pub use prune::PruneStats;
-pub use status::{DestinationStatus, FailedDigest, FeedStatus};
+pub use prune::{PruneStats, SENT_RETENTION};
+pub use rename::ConfiguredFeed;
+pub use status::{DestinationStatus, FailedDigest, FeedStatus, SizeStats};
 
 use error::sql;
 

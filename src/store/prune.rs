@@ -9,6 +9,9 @@ use serde::Serialize;
 use super::error::{StoreError, sql};
 use super::{Store, ts};
 
+/// How long sent digests, and the outbox rows that prove what they carried, are kept.
+pub const SENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
 /// What one [`Store::prune`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PruneStats {

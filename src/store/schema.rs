@@ -14,7 +14,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema migrations; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released entry: append a new one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -99,6 +99,10 @@ CREATE TABLE destinations (
     last_delivery INTEGER
 );
 ";
+
+/// Version 2: each feed row remembers which source it was polled from (a hash, see
+/// `identity::feed_source_id`), so a feed renamed in the config keeps its state.
+const V2: &str = "ALTER TABLE feeds ADD COLUMN source TEXT;";
 
 /// Opens (creating if missing) a database for the single writer.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {

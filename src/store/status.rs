@@ -141,3 +141,45 @@ impl Store {
         })
     }
 }
+
+/// Row counts and file pages: what the state database holds, for sizing and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SizeStats {
+    pub feeds: usize,
+    pub items: usize,
+    pub seen: usize,
+    pub outbox: usize,
+    pub digests: usize,
+    pub page_size: i64,
+    pub pages: i64,
+    pub free_pages: i64,
+}
+
+impl Store {
+    /// Counts every table's rows (a full scan of each: not for hot paths).
+    pub fn size_stats(&self) -> Result<SizeStats, StoreError> {
+        let err = sql(&self.path, "measuring the database");
+        let rows = |table: &str| {
+            self.conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    count_at(r, 0)
+                })
+                .map_err(&err)
+        };
+        let pragma = |name: &str| {
+            self.conn
+                .pragma_query_value(None, name, |r| r.get::<_, i64>(0))
+                .map_err(&err)
+        };
+        Ok(SizeStats {
+            feeds: rows("feeds")?,
+            items: rows("items")?,
+            seen: rows("seen")?,
+            outbox: rows("outbox")?,
+            digests: rows("digests")?,
+            page_size: pragma("page_size")?,
+            pages: pragma("page_count")?,
+            free_pages: pragma("freelist_count")?,
+        })
+    }
+}

@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::RegexSetBuilder;
 
 use super::index::{FastMap, NONE, Trie};
+use super::literals::required_literals;
 use super::{Expr, Operand, RegexGroup, RegexTerm};
 use crate::rules::ast::{Field, Node, Term};
 
@@ -16,6 +18,9 @@ pub(super) struct Builder {
     pub(super) regexes: Vec<RegexTerm>,
     /// Each regex as one pattern with its flag inline, for the sets.
     pub(super) regex_sources: Vec<String>,
+    /// Required literals of prefiltered regexes, each with the regex's unit.
+    pub(super) literals: Vec<(Vec<u8>, u32)>,
+    pub(super) literal_fields: u8,
     pub(super) fields: u8,
     pub(super) rule: u32,
     pub(super) has_regex: bool,
@@ -112,18 +117,32 @@ impl Builder {
             Node::Regex { field, pattern } => {
                 let mask = Field::mask(*field);
                 self.fields |= mask;
-                self.has_regex = true;
                 let key = (pattern.source.clone(), pattern.case_insensitive, mask);
                 let next = self.regexes.len() as u32;
                 let id = *self.regex_ids.entry(key).or_insert(next);
                 if id == next {
+                    let mut unit = NONE;
+                    if let Some(lits) = required_literals(&pattern.source, pattern.case_insensitive)
+                    {
+                        unit = self.unit_rules.len() as u32;
+                        self.unit_rules.push(Vec::new());
+                        self.literals.extend(lits.into_iter().map(|l| (l, unit)));
+                        self.literal_fields |= mask;
+                    }
                     self.regexes.push(RegexTerm {
                         regex: pattern.regex.clone(),
                         mask,
                         group: NONE,
+                        unit,
                     });
                     self.regex_sources
                         .push(regex_source(&pattern.source, pattern.case_insensitive));
+                }
+                match self.regexes.get(id as usize).map(|r| r.unit) {
+                    Some(u) if u != NONE => {
+                        self.note(u);
+                    }
+                    _ => self.has_regex = true,
                 }
                 Expr::Regex(id)
             }
@@ -147,7 +166,8 @@ const REGEX_SET_LIMIT: usize = 64 << 20;
 
 pub(super) fn group_regexes(regexes: &mut [RegexTerm], sources: &[String]) -> Vec<RegexGroup> {
     let mut by_mask: std::collections::BTreeMap<u8, Vec<u32>> = Default::default();
-    for (i, r) in regexes.iter().enumerate() {
+    // Prefiltered regexes run one by one, on the few items that contain their literals.
+    for (i, r) in regexes.iter().enumerate().filter(|(_, r)| r.unit == NONE) {
         by_mask.entry(r.mask).or_default().push(i as u32);
     }
     let mut groups = Vec::new();
@@ -170,4 +190,65 @@ pub(super) fn group_regexes(regexes: &mut [RegexTerm], sources: &[String]) -> Ve
         groups.push(RegexGroup { mask, set, members });
     }
     groups
+}
+
+/// Replaces every literal that contains another literal by the shorter one (the
+/// shorter one occurs wherever the longer does, so its regexes still get found).
+///
+/// `scan` then needs no overlapping search: restarting one position after each
+/// match's start reports every occurrence of every literal, because a search from `at`
+/// reports the occurrence with the earliest end, and the only way to skip an
+/// occurrence that starts at or after `at` would be to report one strictly inside it.
+fn drop_containing(
+    mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>>,
+) -> std::collections::BTreeMap<Vec<u8>, Vec<u32>> {
+    let mut by_len: Vec<Vec<u8>> = by_literal.keys().cloned().collect();
+    by_len.sort_by_key(|l| std::cmp::Reverse(l.len()));
+    for (i, long) in by_len.iter().enumerate() {
+        let inner = by_len[i + 1..]
+            .iter()
+            .find(|s| s.len() < long.len() && long.windows(s.len()).any(|w| w == &s[..]));
+        if let Some(inner) = inner
+            && let Some(units) = by_literal.remove(long)
+        {
+            by_literal.entry(inner.clone()).or_default().extend(units);
+        }
+    }
+    for units in by_literal.values_mut() {
+        units.sort_unstable();
+        units.dedup();
+    }
+    by_literal
+}
+
+/// One automaton over all prefiltered regexes' literals, and the regex units of each
+/// of its patterns. `None` when no regex has literals or the automaton cannot be built.
+pub(super) fn literal_automaton(
+    literals: Vec<(Vec<u8>, u32)>,
+) -> (Option<AhoCorasick>, Vec<Box<[u32]>>) {
+    let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
+    for (l, u) in literals {
+        by_literal.entry(l).or_default().push(u);
+    }
+    if by_literal.is_empty() {
+        return (None, Vec::new());
+    }
+    let by_literal = drop_containing(by_literal);
+    // A DFA even for hundreds of literals (case variants of Cyrillic words add up):
+    // it is several times faster per byte than the NFA the builder would pick, and at
+    // 10,000 rules still takes only a few MB.
+    let build = |kind| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(by_literal.keys())
+            .ok()
+    };
+    let ac = build(Some(AhoCorasickKind::DFA)).or_else(|| build(None));
+    let units = by_literal
+        .into_values()
+        .map(Vec::into_boxed_slice)
+        .collect();
+    (ac, units)
 }

@@ -156,6 +156,10 @@ impl Ctx<'_, '_> {
         let Some(term) = self.set.regexes.get(id as usize) else {
             return false;
         };
+        if term.unit != NONE && self.unit_mask(term.unit) & term.mask == 0 {
+            // None of its required literals occurs in its fields.
+            return false;
+        }
         if let Some(group) = self.set.regex_groups.get(term.group as usize)
             && let Some(set) = &group.set
         {

@@ -11,10 +11,12 @@
 mod build;
 mod eval;
 mod index;
+mod literals;
 
 use std::collections::HashMap;
 
-use build::{Builder, group_regexes};
+use aho_corasick::{AhoCorasick, Input};
+use build::{Builder, group_regexes, literal_automaton};
 use std::fmt;
 use std::sync::Mutex;
 
@@ -60,6 +62,9 @@ struct RegexTerm {
     mask: u8,
     /// The group that evaluates it together with the other regexes on the same fields.
     group: u32,
+    /// With required literals: the unit that occurs when one of them does (the regex
+    /// runs only then). `NONE`: the regex runs for every item.
+    unit: u32,
 }
 
 /// Regexes over the same fields, run as one [`RegexSet`] so each field value is scanned
@@ -80,8 +85,14 @@ pub struct RuleSet {
     prefixes: Trie,
     /// Unit → the rules that contain it, ascending.
     unit_rules: Vec<Box<[u32]>>,
-    /// Rules that contain a regex: always evaluated.
+    /// Rules that contain a regex without required literals: always evaluated.
     regex_rules: Vec<u32>,
+    /// All prefiltered regexes' literals, ASCII case-insensitively.
+    literals: Option<AhoCorasick>,
+    /// Literal pattern → the units of the regexes that require it.
+    literal_units: Vec<Box<[u32]>>,
+    /// Fields a prefiltered regex looks at: the automaton runs over these.
+    literal_fields: u8,
     regexes: Vec<RegexTerm>,
     regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
@@ -138,6 +149,8 @@ impl RuleSet {
             regex_ids: HashMap::new(),
             regexes: Vec::new(),
             regex_sources: Vec::new(),
+            literals: Vec::new(),
+            literal_fields: 0,
             fields: 0,
             rule: 0,
             has_regex: false,
@@ -153,6 +166,18 @@ impl RuleSet {
             }
         }
         b.words.shrink_to_fit();
+        let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
+        if literals.is_none() {
+            // No automaton to find the literals: those regexes run for every item.
+            for r in &mut b.regexes {
+                if r.unit != NONE {
+                    regex_rules.extend(b.unit_rules[r.unit as usize].iter().copied());
+                    r.unit = NONE;
+                }
+            }
+            regex_rules.sort_unstable();
+            regex_rules.dedup();
+        }
         let regex_groups = group_regexes(&mut b.regexes, &b.regex_sources);
         RuleSet {
             regex_groups,
@@ -165,6 +190,9 @@ impl RuleSet {
                 .map(Vec::into_boxed_slice)
                 .collect(),
             regex_rules,
+            literals,
+            literal_units,
+            literal_fields: b.literal_fields,
             regexes: b.regexes,
             fields: b.fields,
             pool: Mutex::new(Vec::new()),
@@ -320,6 +348,32 @@ impl RuleSet {
                 });
             }
         }
+        if let Some(ac) = &self.literals {
+            for field in Field::ALL {
+                let bit = field.bit();
+                if self.literal_fields & bit == 0 {
+                    continue;
+                }
+                for text in doc.field_values(field) {
+                    // (An unanchored search of an unanchored automaton cannot fail.)
+                    // No literal contains another (see `build::drop_containing`), so
+                    // restarting just after each match's start finds them all.
+                    let mut at = 0;
+                    while at < text.len()
+                        && let Ok(Some(m)) = ac.try_find(Input::new(text).range(at..))
+                    {
+                        at = m.start() + 1;
+                        let units = self.literal_units.get(m.pattern().as_usize());
+                        for &u in units.map_or(&[][..], |u| &u[..]) {
+                            if unit_mask[u as usize] == 0 {
+                                touched.push(u);
+                            }
+                            unit_mask[u as usize] |= bit;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// An estimate of the memory held by the compiled set, in bytes. Regexes are
@@ -337,7 +391,18 @@ impl RuleSet {
             .filter(|g| g.set.is_some())
             .map(|g| g.members.len() * 16 * 1024)
             .sum();
-        map + units + rules + self.prefixes.heap_bytes() + self.regexes.len() * 16 * 1024 + sets
+        let literals = self.literals.as_ref().map_or(0, |ac| ac.memory_usage())
+            + self
+                .literal_units
+                .iter()
+                .map(|u| 16 + u.len() * 4)
+                .sum::<usize>();
+        map + units
+            + rules
+            + self.prefixes.heap_bytes()
+            + self.regexes.len() * 16 * 1024
+            + sets
+            + literals
     }
 }
 
@@ -402,6 +467,7 @@ impl fmt::Debug for RuleSet {
             .field("units", &self.unit_rules.len())
             .field("regexes", &self.regexes.len())
             .field("regex_groups", &self.regex_groups.len())
+            .field("regex_literals", &self.literal_units.len())
             .finish()
     }
 }

@@ -4,6 +4,7 @@ mod digests;
 mod open;
 mod poll;
 mod prune;
+mod rename;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
@@ -52,6 +53,7 @@ fn hit(rule: &str, destination: &str, words: &[&str]) -> OutboxEntry {
 fn commit(feed: &str, now: DateTime<Utc>, items: Vec<Item>) -> PollCommit {
     PollCommit {
         feed: feed.into(),
+        source: None,
         now,
         http_status: Some(200),
         etag: Some("\"v1\"".into()),

@@ -167,3 +167,35 @@ fn the_file_stops_growing_under_steady_churn() {
         "file grew from {mid} bytes on day 15 to {end} on day 30: {sizes:?}"
     );
 }
+
+#[test]
+fn size_stats_count_rows_and_pages_and_follow_a_prune() {
+    let (_dir, mut store) = fresh();
+    let empty = store.size_stats().unwrap();
+    assert_eq!((empty.items, empty.seen, empty.outbox), (0, 0, 0));
+    poll(
+        &mut store,
+        "tass",
+        at(0, 0),
+        vec![item("a"), item("b"), item("c")],
+        &[(0, "r", "console")],
+    );
+    let s = store.size_stats().unwrap();
+    assert_eq!(
+        (s.feeds, s.items, s.seen, s.outbox, s.digests),
+        (1, 3, 3, 1, 0)
+    );
+    // Every table and index has its own root page, so a few rows need no new ones.
+    assert!(
+        s.page_size >= 512 && s.pages >= empty.pages && s.pages > 10,
+        "{s:?}"
+    );
+    // Ten days later only the pending match's item is left.
+    store.prune(at(10, 0), DAY, DAY).unwrap();
+    let after = store.size_stats().unwrap();
+    assert_eq!(
+        (after.items, after.seen, after.outbox),
+        (1, 0, 1),
+        "{after:?}"
+    );
+}
