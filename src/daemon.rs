@@ -10,6 +10,9 @@
 //! scheduling, let in-flight deliveries finish within the grace period and exit 0.
 //! systemd is told `READY=1` once the config is valid and the state open, a `STATUS=`
 //! line after each cycle, and `WATCHDOG=1` only while the poll loop makes progress.
+//! Before a poll loop sleeps after polling, it gives free memory back ([`memory`]).
+
+mod memory;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -28,6 +31,8 @@ use crate::config::{self, Config};
 use crate::pipeline::{Engine, FeedOutcome, FeedReport, StoreHandle};
 use crate::store::Store;
 
+pub use memory::limit_arenas;
+
 /// The longest the loops sleep when nothing is due and no watchdog is asking for pings:
 /// an idle daemon wakes only for a due feed, a due digest, a signal, or this.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
@@ -35,6 +40,11 @@ const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 /// New feeds (no next poll on record) are spread over this long, or their interval if
 /// shorter, so start-up is not a burst.
 const STARTUP_SPREAD: Duration = Duration::from_secs(60);
+
+/// A pause this long with nothing in flight counts as rest: the poll loop releases the
+/// memory the last polls left free before it sleeps. Shorter gaps (feeds due one after
+/// another during start-up) are not worth a trim each.
+const REST_AFTER: Duration = Duration::from_secs(10);
 
 /// How often the daemon prunes the state database (also once at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -190,6 +200,7 @@ async fn poll_loop(shared: Arc<Shared>) {
     let mut polls: JoinSet<FeedReport> = JoinSet::new();
     let mut engine = shared.engine.read().await.clone();
     let mut loaded = false;
+    let mut polled_since_rest = false;
     loop {
         shared
             .progress
@@ -202,6 +213,7 @@ async fn poll_loop(shared: Arc<Shared>) {
             while let Some(done) = polls.join_next().await {
                 let last = polls.is_empty();
                 book.finish(&shared, &engine, done, last).await;
+                polled_since_rest = true;
             }
             engine = current;
             loaded = true;
@@ -229,11 +241,16 @@ async fn poll_loop(shared: Arc<Shared>) {
             .to_std()
             .unwrap_or(Duration::ZERO)
             .min(shared.max_sleep);
+        if polled_since_rest && polls.is_empty() && wait >= REST_AFTER {
+            polled_since_rest = false;
+            memory::release_free_memory(&shared.store).await;
+        }
         tokio::select! {
             _ = reloads.changed() => {}
             Some(done) = polls.join_next(), if !polls.is_empty() => {
                 let last = polls.is_empty();
                 book.finish(&shared, &engine, done, last).await;
+                polled_since_rest = true;
             }
             _ = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
         }

@@ -98,6 +98,11 @@ fn main() -> ExitCode {
         daemon,
     );
     feedwatch::init_crypto();
+    if daemon {
+        // Before the runtime's threads exist: an idle daemon should not sit on glibc
+        // arenas left over from its blocking pool's threads.
+        feedwatch::daemon::limit_arenas();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,6 +44,24 @@ fn state_survives_reopening() {
     );
 }
 
+#[test]
+fn releasing_memory_keeps_the_state_and_the_connection_usable() {
+    let (_dir, mut store) = fresh();
+    let items: Vec<Item> = (0..500).map(|i| item(&format!("n{i}"))).collect();
+    poll(&mut store, "tass", at(0, 0), items, &[(0, "r", "console")]);
+    store.release_memory().unwrap();
+    // Everything is read back from the file, and writing goes on.
+    assert_eq!(
+        store
+            .unseen("tass", &[item("n0"), item("n499"), item("new")])
+            .unwrap(),
+        [false, false, true]
+    );
+    poll(&mut store, "tass", at(0, 1), vec![item("new")], &[]);
+    store.release_memory().unwrap();
+    assert_eq!(store.feeds_status().unwrap()[0].items_seen, 501);
+}
+
 /// Writes `bytes` over the start of the file and returns the whole file after.
 fn overwrite_start(path: &std::path::Path, bytes: &[u8]) -> Vec<u8> {
     let mut data = fs::read(path).unwrap();
