@@ -14,7 +14,21 @@ pub fn html_to_text(s: &str) -> String {
     let mut i = 0;
     // Start of the pending run of ordinary text, copied in one go when markup interrupts it.
     let mut run = 0;
+    // Next `<` and `&` at or after `i`, found with memchr-speed char searches instead of
+    // looking at every byte; each is searched again only once `i` has passed it.
+    let find = |from: usize, c: char| s[from..].find(c).map_or(s.len(), |p| from + p);
+    let (mut next_lt, mut next_amp) = (find(0, '<'), find(0, '&'));
     while i < bytes.len() {
+        if next_lt < i {
+            next_lt = find(i, '<');
+        }
+        if next_amp < i {
+            next_amp = find(i, '&');
+        }
+        i = next_lt.min(next_amp);
+        if i >= bytes.len() {
+            break;
+        }
         match bytes[i] {
             b'<' => {
                 out.push_text(&s[run..i]);
@@ -100,10 +114,65 @@ impl TextSink {
         }
     }
 
+    /// Copies runs of ordinary characters in one go (most text is one long run between
+    /// spaces); whitespace and control characters only mark a pending space.
     fn push_text(&mut self, t: &str) {
-        for c in t.chars() {
-            self.push_char(c);
+        let b = t.as_bytes();
+        let mut run = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            // A single space between ordinary characters is what collapsing would write
+            // anyway: it stays inside the run.
+            if (c > b' ' && c < 0x7f)
+                || (c == b' ' && i > run && b.get(i + 1).is_some_and(|n| *n > b' ' && *n < 0x7f))
+            {
+                i += 1;
+                continue;
+            }
+            if c < 0x80 {
+                self.push_run(&t[run..i]);
+                self.space = true;
+                i += 1;
+                run = i;
+                continue;
+            }
+            // Non-ASCII whitespace and controls (U+0080-U+00A0, U+1680, U+2000-U+205F,
+            // U+3000) all start with one of these bytes; anything else (Cyrillic, CJK) is
+            // ordinary and skipped by its length alone.
+            if !matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
+                i += match c {
+                    0xF0.. => 4,
+                    0xE0.. => 3,
+                    _ => 2,
+                };
+                continue;
+            }
+            let Some(ch) = t[i..].chars().next() else {
+                break;
+            };
+            if ch.is_whitespace() || ch.is_control() {
+                self.push_run(&t[run..i]);
+                self.space = true;
+                i += ch.len_utf8();
+                run = i;
+            } else {
+                i += ch.len_utf8();
+            }
         }
+        self.push_run(&t[run..]);
+    }
+
+    /// A run without whitespace or control characters.
+    fn push_run(&mut self, run: &str) {
+        if run.is_empty() {
+            return;
+        }
+        if self.space && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.space = false;
+        self.out.push_str(run);
     }
 
     fn finish(self) -> String {
@@ -366,7 +435,58 @@ pub(crate) fn numeric_char(value: u32) -> char {
 
 #[cfg(test)]
 mod tests {
-    use super::html_to_text;
+    use super::{collapse_whitespace, html_to_text};
+    use proptest::prelude::*;
+
+    /// Collapsing by definition: words split at whitespace and control characters,
+    /// joined by single spaces. The run-copying sink must agree with it on any text.
+    fn collapse_by_words(s: &str) -> String {
+        s.split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn whitespace_collapsing_cases() {
+        for input in [
+            "a b",
+            " a b ",
+            "a  b",
+            "a \tb",
+            "a\u{a0}b",
+            "a \u{a0} b",
+            "a \u{85}b",
+            "a\u{7f}b",
+            "a \u{2028}",
+            "Лавров Киргизия",
+            "Лавров  \u{3000}Киргизия",
+            "x \u{9}",
+            "\u{1}",
+        ] {
+            assert_eq!(
+                collapse_whitespace(input),
+                collapse_by_words(input),
+                "{input:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn collapsing_matches_its_definition(
+            s in "[a-zЛ \\t\\n\u{a0}\u{85}\u{1}\u{7f}\u{2003}\u{3000}\u{1F600}.]{0,40}"
+        ) {
+            prop_assert_eq!(collapse_whitespace(&s), collapse_by_words(&s));
+        }
+
+        #[test]
+        fn text_without_markup_is_just_collapsed(
+            s in "[a-zЛ \\t\\n\u{a0}\u{85}\u{2003}.]{0,40}"
+        ) {
+            prop_assert_eq!(html_to_text(&s), collapse_by_words(&s));
+        }
+    }
 
     #[test]
     fn table_of_cases() {

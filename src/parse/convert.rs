@@ -19,7 +19,7 @@ pub fn convert(feed: Feed, base: Option<&Url>, text: &str, is_rss: bool) -> Pars
         .collect();
     identity::assign_keys(&mut items);
     let (skip_hours, skip_days) = if is_rss {
-        (sniff::skip_hours(text), sniff::skip_days(text))
+        sniff::skip_schedule(text)
     } else {
         (Vec::new(), Vec::new())
     };

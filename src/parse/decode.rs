@@ -8,6 +8,8 @@
 //! byte spoils one field and never the whole feed. The declaration's `encoding=` is then
 //! removed, so the XML parser does not decode a second time.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 use super::guess;
@@ -37,7 +39,7 @@ enum Utf32 {
     Be,
 }
 
-fn transcode(bytes: &[u8], http_charset: Option<&str>) -> (&'static str, String) {
+fn transcode<'b>(bytes: &'b [u8], http_charset: Option<&str>) -> (&'static str, Cow<'b, str>) {
     // Byte-order marks (UTF-32 before UTF-16: FF FE 00 00 starts with the UTF-16LE mark).
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE, 0, 0]) {
         return ("UTF-32LE", utf32(rest, Utf32::Le));
@@ -63,7 +65,7 @@ fn transcode(bytes: &[u8], http_charset: Option<&str>) -> (&'static str, String)
         _ => {}
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return (UTF_8.name(), s.to_string());
+        return (UTF_8.name(), Cow::Borrowed(s));
     }
     let declared = declared_encoding(bytes)
         .and_then(|l| Encoding::for_label(l.as_bytes()))
@@ -85,11 +87,11 @@ fn transcode(bytes: &[u8], http_charset: Option<&str>) -> (&'static str, String)
     (enc.name(), run(enc, bytes))
 }
 
-fn run(enc: &'static Encoding, bytes: &[u8]) -> String {
-    enc.decode_without_bom_handling(bytes).0.into_owned()
+fn run<'b>(enc: &'static Encoding, bytes: &'b [u8]) -> Cow<'b, str> {
+    enc.decode_without_bom_handling(bytes).0
 }
 
-fn utf32(bytes: &[u8], order: Utf32) -> String {
+fn utf32(bytes: &[u8], order: Utf32) -> Cow<'static, str> {
     let mut out = String::with_capacity(bytes.len() / 4);
     for chunk in bytes.chunks(4) {
         let c = match (chunk, order) {
@@ -99,7 +101,7 @@ fn utf32(bytes: &[u8], order: Utf32) -> String {
         };
         out.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The `encoding` pseudo-attribute of an XML declaration at the start of an
@@ -148,26 +150,36 @@ fn encoding_attr(decl: &str) -> Option<(usize, usize, &str)> {
 
 /// Removes leading whitespace and the declaration's `encoding=`: the text is UTF-8 now,
 /// and quick-xml would otherwise switch decoders on seeing it.
-fn strip_declared_encoding(text: String) -> String {
+fn strip_declared_encoding(text: Cow<'_, str>) -> String {
     let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
-    if !trimmed.starts_with("<?xml") {
-        return if trimmed.len() == text.len() {
-            text
-        } else {
-            trimmed.to_string()
-        };
-    }
-    let Some(end) = trimmed.find("?>") else {
-        return trimmed.to_string();
-    };
-    match encoding_attr(&trimmed[..end]) {
-        Some((a, b, _)) => {
-            let mut out = String::with_capacity(trimmed.len());
-            out.push_str(&trimmed[..a]);
-            out.push_str(&trimmed[b..]);
+    let lead = text.len() - trimmed.len();
+    let cut = trimmed
+        .starts_with("<?xml")
+        .then(|| trimmed.find("?>"))
+        .flatten()
+        .and_then(|end| encoding_attr(&trimmed[..end]))
+        .map(|(a, b, _)| (lead + a, lead + b));
+    // One copy of a borrowed (UTF-8) document, none of a transcoded one: documents run
+    // to megabytes and every copy shows.
+    match text {
+        Cow::Borrowed(s) => {
+            let mut out = String::with_capacity(s.len() - lead);
+            match cut {
+                Some((a, b)) => {
+                    out.push_str(&s[lead..a]);
+                    out.push_str(&s[b..]);
+                }
+                None => out.push_str(&s[lead..]),
+            }
             out
         }
-        None => trimmed.to_string(),
+        Cow::Owned(mut s) => {
+            if let Some((a, b)) = cut {
+                s.drain(a..b);
+            }
+            s.drain(..lead);
+            s
+        }
     }
 }
 

@@ -21,6 +21,13 @@ use crate::html::{named_entity, numeric_char};
 /// The repaired document, borrowed when nothing needed repair. Fails only when the
 /// document's declared entities expand past [`super::entities::EXPANSION_LIMIT`].
 pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
+    // A declaration at the very start (the usual place) is dropped by borrowing past it,
+    // so a document with nothing else to repair is not copied.
+    let text = if is_xml_declaration(text) {
+        text.find("?>").map_or("", |e| &text[e + 2..])
+    } else {
+        text
+    };
     let b = text.as_bytes();
     let mut out: Option<String> = None;
     let mut entities = Entities::default();
@@ -29,6 +36,13 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            // An ordinary start or end tag: its attributes are scanned like text.
+            b'<' if b
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'/') =>
+            {
+                i += 1;
+            }
             b'<' if is_xml_declaration(&text[i..]) => {
                 // quick-xml switches decoders on a declaration's `encoding` and panics when
                 // a declaration comes after the start; the text is UTF-8 already and
@@ -74,7 +88,7 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
                 i += 3;
                 copied = i;
             }
-            _ => i += 1,
+            _ => i = skip_plain(b, i + 1),
         }
     }
     Ok(match out {
@@ -84,6 +98,31 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
             Cow::Owned(o)
         }
     })
+}
+
+/// The first index at or after `i` that may need a look: `<`, `&`, a byte below 0x20 or
+/// 0xEF. Eight bytes at a time: most of a document is plain text and tags' insides.
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes);
+        // Bytes below 0x20: subtracting 0x20 borrows into the high bit of a byte that had
+        // none set.
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if control
+            || has_zero(x ^ (ONES * u64::from(b'<')))
+            || has_zero(x ^ (ONES * u64::from(b'&')))
+            || has_zero(x ^ (ONES * 0xEF))
+        {
+            break;
+        }
+        i += 8;
+    }
+    i.min(b.len())
 }
 
 /// `<?xml` followed by whitespace or `?>`: what quick-xml reads as a declaration.
@@ -121,12 +160,32 @@ fn skip_markup_section(text: &str, i: usize) -> usize {
     let end = rest[2..]
         .find(close)
         .map_or(text.len(), |e| i + 2 + e + close.len());
-    match text.as_bytes()[i..end]
-        .iter()
-        .position(|c| is_forbidden_ascii(*c))
-    {
-        Some(p) => i + p,
-        None => end,
+    first_forbidden(&text.as_bytes()[..end], i).unwrap_or(end)
+}
+
+/// The first byte XML forbids at or after `i`. CDATA sections are long (whole articles)
+/// and their newlines are the only control bytes in them: skip eight bytes at a time.
+fn first_forbidden(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    loop {
+        while let Some(word) = b.get(i..i + 8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(word);
+            let x = u64::from_le_bytes(bytes);
+            if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0 {
+                break;
+            }
+            i += 8;
+        }
+        let stop = (i + 8).min(b.len());
+        if let Some(p) = b[i..stop].iter().position(|c| is_forbidden_ascii(*c)) {
+            return Some(i + p);
+        }
+        if stop == b.len() {
+            return None;
+        }
+        i = stop;
     }
 }
 

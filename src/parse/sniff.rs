@@ -43,12 +43,10 @@ pub fn local(name: &str) -> &str {
 
 /// Why a document that is not a feed looks like an HTML page, if it does.
 pub fn html_page_hint(text: &str) -> Option<String> {
-    let head: String = text
-        .chars()
-        .take(4096)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let is_html = head.starts_with("<!doctype html")
+    let is_html = text
+        .as_bytes()
+        .get(..14)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"<!doctype html"))
         || root(text).is_some_and(|r| r.name.eq_ignore_ascii_case("html"));
     if !is_html {
         return None;
@@ -87,6 +85,17 @@ pub fn root_closed(text: &str, name: &str, from: usize) -> bool {
         return false;
     };
     at >= from && text[at + close.len()..].trim_start().starts_with('>')
+}
+
+/// `skipHours` and `skipDays` ([`skip_hours`], [`skip_days`]) in one scan of the whole
+/// document: almost no feed has either, and then one fast substring check is all it costs.
+pub fn skip_schedule(text: &str) -> (Vec<u32>, Vec<u32>) {
+    // `contains` is vectorised where `find` is not; check before locating.
+    if !text.contains("<skip") {
+        return (Vec::new(), Vec::new());
+    }
+    let from = text.find("<skip").map_or(text, |at| &text[at..]);
+    (skip_hours(from), skip_days(from))
 }
 
 /// Hours (0-23) from `<skipHours><hour>..</hour></skipHours>`.
