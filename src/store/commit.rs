@@ -13,6 +13,60 @@ use crate::model::Item;
 /// Characters of summary (else content) kept for an item that matched, for its digest.
 const SNIPPET_CHARS: usize = 600;
 
+// The statements of the poll commit, each prepared once per connection and cached.
+pub(super) const SEEN_BUMP: &str =
+    "UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND key = ?2 RETURNING item_id";
+pub(super) const SEEN_INSERT: &str =
+    "INSERT INTO seen (feed, key, item_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)";
+pub(super) const ITEM_FEED_INSERT: &str =
+    "INSERT OR IGNORE INTO item_feeds (item_id, feed, first_seen) VALUES (?1, ?2, ?3)";
+pub(super) const SNIPPET_UPDATE: &str =
+    "UPDATE items SET summary = ?2 WHERE id = ?1 AND summary = ''";
+pub(super) const FEED_UPSERT: &str = "
+    INSERT INTO feeds (name, etag, last_modified, last_poll, last_success, http_status,
+                       next_poll, polled_ok, last_new_at, source)
+    VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, iif(?7, ?4, NULL), ?8)
+    ON CONFLICT (name) DO UPDATE SET etag = ?2, last_modified = ?3, last_poll = ?4,
+        last_success = ?4, http_status = ?5, failures = 0, last_error = NULL,
+        next_poll = ?6, polled_ok = 1, last_new_at = iif(?7, ?4, feeds.last_new_at),
+        source = coalesce(?8, feeds.source)";
+/// Both cross-feed probes in one statement (SQLite answers the OR from both indexes): a
+/// guid match wins over a link match, then the oldest item.
+pub(super) const FIND_BY_GUID_OR_LINK: &str = "
+    SELECT id FROM items WHERE (guid = ?1 OR norm_link = ?2)
+        AND NOT EXISTS (SELECT 1 FROM item_feeds f WHERE f.item_id = items.id AND f.feed = ?3)
+    ORDER BY iif(guid = ?1, 0, 1), id LIMIT 1";
+pub(super) const FIND_BY_KEY: &str = "
+    SELECT id FROM items WHERE key = ?1 AND norm_link IS NULL
+        AND NOT EXISTS (SELECT 1 FROM item_feeds f WHERE f.item_id = items.id AND f.feed = ?2)
+    ORDER BY id LIMIT 1";
+pub(super) const ITEM_INSERT: &str = "
+    INSERT INTO items (key, guid, norm_link, title, link, published, summary, first_seen)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
+pub(super) const OUTBOX_READ: &str =
+    "SELECT digest_id IS NULL, rules, matched FROM outbox WHERE item_id = ?1 AND destination = ?2";
+pub(super) const OUTBOX_INSERT: &str = "
+    INSERT INTO outbox (item_id, destination, rules, matched, created_at)
+    VALUES (?1, ?2, ?3, ?4, ?5)";
+pub(super) const OUTBOX_MERGE: &str =
+    "UPDATE outbox SET rules = ?3, matched = ?4 WHERE item_id = ?1 AND destination = ?2";
+
+/// Every statement of the poll commit, for the test that none is ever re-prepared.
+#[cfg(test)]
+pub(super) const ALL: [&str; 11] = [
+    SEEN_BUMP,
+    SEEN_INSERT,
+    ITEM_FEED_INSERT,
+    SNIPPET_UPDATE,
+    FEED_UPSERT,
+    FIND_BY_GUID_OR_LINK,
+    FIND_BY_KEY,
+    ITEM_INSERT,
+    OUTBOX_READ,
+    OUTBOX_INSERT,
+    OUTBOX_MERGE,
+];
+
 /// (item id, index in the poll, destination, rules, matched words): one outbox row.
 type Group<'a> = (i64, usize, &'a str, Vec<String>, Vec<String>);
 
@@ -22,25 +76,6 @@ pub(super) fn commit_poll(
     c: &PollCommit,
 ) -> Result<CommitSummary, StoreError> {
     let now = ts(c.now);
-    tx.execute(
-        "INSERT INTO feeds (name, etag, last_modified, last_poll, last_success, http_status,
-                            next_poll, polled_ok, source)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, 1, ?7)
-         ON CONFLICT (name) DO UPDATE SET etag = ?2, last_modified = ?3, last_poll = ?4,
-             last_success = ?4, http_status = ?5, failures = 0, last_error = NULL,
-             next_poll = ?6, polled_ok = 1, source = coalesce(?7, source)",
-        params![
-            c.feed,
-            c.etag,
-            c.last_modified,
-            now,
-            c.http_status,
-            ts(c.next_poll),
-            c.source
-        ],
-    )
-    .map_err(sql(path, "updating the feed row"))?;
-
     let matched: HashSet<usize> = c
         .matches
         .iter()
@@ -51,9 +86,7 @@ pub(super) fn commit_poll(
     let mut new_ids: Vec<Option<i64>> = vec![None; c.items.len()];
     for (i, item) in c.items.iter().enumerate() {
         let seen: Option<i64> = tx
-            .prepare_cached(
-                "UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND key = ?2 RETURNING item_id",
-            )
+            .prepare_cached(SEEN_BUMP)
             .and_then(|mut s| {
                 s.query_row(params![c.feed, item.key, now], |r| r.get(0))
                     .optional()
@@ -66,16 +99,12 @@ pub(super) fn commit_poll(
             Some(id) => id,
             None => insert_item(tx, path, item, matched.contains(&i), now)?,
         };
-        tx.prepare_cached(
-            "INSERT INTO seen (feed, key, item_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
-        )
-        .and_then(|mut s| s.execute(params![c.feed, item.key, id, now]))
-        .map_err(sql(path, "recording a new item"))?;
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO item_feeds (item_id, feed, first_seen) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut s| s.execute(params![id, c.feed, now]))
-        .map_err(sql(path, "linking an item to its feed"))?;
+        tx.prepare_cached(SEEN_INSERT)
+            .and_then(|mut s| s.execute(params![c.feed, item.key, id, now]))
+            .map_err(sql(path, "recording a new item"))?;
+        tx.prepare_cached(ITEM_FEED_INSERT)
+            .and_then(|mut s| s.execute(params![id, c.feed, now]))
+            .map_err(sql(path, "linking an item to its feed"))?;
         new_ids[i] = Some(id);
         summary.new_items += 1;
     }
@@ -110,17 +139,25 @@ pub(super) fn commit_poll(
             &mut summary,
         )?;
         // The item may have been stored, unmatched, by another feed: give it a snippet.
-        tx.prepare_cached("UPDATE items SET summary = ?2 WHERE id = ?1 AND summary = ''")
+        tx.prepare_cached(SNIPPET_UPDATE)
             .and_then(|mut s| s.execute(params![id, c.items.get(*i).map(snippet)]))
             .map_err(sql(path, "storing an item snippet"))?;
     }
-    if summary.new_items > 0 {
-        tx.execute(
-            "UPDATE feeds SET last_new_at = ?2 WHERE name = ?1",
-            params![c.feed, now],
-        )
+    // Written last, when the number of new items is known: one statement instead of two.
+    tx.prepare_cached(FEED_UPSERT)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.feed,
+                c.etag,
+                c.last_modified,
+                now,
+                c.http_status,
+                ts(c.next_poll),
+                summary.new_items > 0,
+                c.source
+            ])
+        })
         .map_err(sql(path, "updating the feed row"))?;
-    }
     Ok(summary)
 }
 
@@ -130,37 +167,39 @@ fn guid_is_global(guid: &str) -> bool {
     guid.len() >= 16 || guid.contains(':') || guid.contains('/')
 }
 
-/// The global item another feed already stored for this entry, if any.
+/// The global item another feed already stored for this entry, if any: the oldest with
+/// the same global guid, else the oldest with the same normalised link, else (for an
+/// entry with neither guid nor link) the oldest with the same content-hash key.
 fn find_global(
     tx: &Transaction<'_>,
     path: &Path,
     feed: &str,
     item: &Item,
 ) -> Result<Option<i64>, StoreError> {
-    const NOT_OURS: &str = "AND NOT EXISTS (SELECT 1 FROM item_feeds f
-                                WHERE f.item_id = items.id AND f.feed = ?2)
-                            ORDER BY id LIMIT 1";
-    let mut probes: Vec<(&str, &str)> = Vec::with_capacity(3);
-    if let Some(g) = item.guid.as_deref().filter(|g| guid_is_global(g)) {
-        probes.push(("guid", g));
+    let guid = item.guid.as_deref().filter(|g| guid_is_global(g));
+    let link = item.norm_link.as_deref();
+    let err = sql(path, "looking up an item");
+    if guid.is_some() || link.is_some() {
+        return tx
+            .prepare_cached(FIND_BY_GUID_OR_LINK)
+            .and_then(|mut s| {
+                s.query_row(params![guid, link, feed], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(err);
     }
-    if let Some(l) = item.norm_link.as_deref() {
-        probes.push(("norm_link", l));
+    if item.guid.is_some() {
+        // A feed-local guid names nothing outside its feed.
+        return Ok(None);
     }
-    if item.guid.is_none() {
-        probes.push(("key", &item.key));
-    }
-    for (col, value) in probes {
-        let q = format!("SELECT id FROM items WHERE {col} = ?1 {NOT_OURS}");
-        let found = tx
-            .prepare_cached(&q)
-            .and_then(|mut s| s.query_row(params![value, feed], |r| r.get(0)).optional())
-            .map_err(sql(path, "looking up an item"))?;
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    Ok(None)
+    // Without guid and link the key is a hash of the text (see `identity::base_key`), and
+    // only items without a link can carry one: the partial `items_key` index.
+    tx.prepare_cached(FIND_BY_KEY)
+        .and_then(|mut s| {
+            s.query_row(params![item.key, feed], |r| r.get(0))
+                .optional()
+        })
+        .map_err(err)
 }
 
 fn insert_item(
@@ -175,26 +214,23 @@ fn insert_item(
     } else {
         String::new()
     };
-    tx.prepare_cached(
-        "INSERT INTO items (key, guid, norm_link, title, link, published, summary, first_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-    )
-    .and_then(|mut s| {
-        s.query_row(
-            params![
-                item.key,
-                item.guid,
-                item.norm_link,
-                item.title,
-                item.link,
-                item.published.map(ts),
-                summary,
-                now
-            ],
-            |r| r.get(0),
-        )
-    })
-    .map_err(sql(path, "storing a new item"))
+    tx.prepare_cached(ITEM_INSERT)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    item.key,
+                    item.guid,
+                    item.norm_link,
+                    item.title,
+                    item.link,
+                    item.published.map(ts),
+                    summary,
+                    now
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql(path, "storing a new item"))
 }
 
 fn upsert_outbox(
@@ -207,39 +243,45 @@ fn upsert_outbox(
     summary: &mut CommitSummary,
 ) -> Result<(), StoreError> {
     let existing = tx
-        .prepare_cached(
-            "SELECT digest_id IS NULL, rules, matched FROM outbox WHERE item_id = ?1 AND destination = ?2",
-        )
+        .prepare_cached(OUTBOX_READ)
         .and_then(|mut s| {
             s.query_row(params![id, destination], |r| {
-                Ok((r.get::<_, bool>(0)?, json_list_at(r, 1)?, json_list_at(r, 2)?))
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    json_list_at(r, 1)?,
+                    json_list_at(r, 2)?,
+                ))
             })
             .optional()
         })
         .map_err(sql(path, "reading the outbox"))?;
     match existing {
         None => {
-            tx.prepare_cached(
-                "INSERT INTO outbox (item_id, destination, rules, matched, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    id,
-                    destination,
-                    json_list(rules),
-                    json_list(words),
-                    now
-                ])
-            })
-            .map_err(sql(path, "adding to the outbox"))?;
+            tx.prepare_cached(OUTBOX_INSERT)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        id,
+                        destination,
+                        json_list(rules),
+                        json_list(words),
+                        now
+                    ])
+                })
+                .map_err(sql(path, "adding to the outbox"))?;
             summary.new_matches += 1;
         }
         Some((true, mut old_rules, mut old_words)) => {
             push_unique(&mut old_rules, rules);
             push_unique(&mut old_words, words);
-            tx.prepare_cached("UPDATE outbox SET rules = ?3, matched = ?4 WHERE item_id = ?1 AND destination = ?2")
-                .and_then(|mut s| s.execute(params![id, destination, json_list(&old_rules), json_list(&old_words)]))
+            tx.prepare_cached(OUTBOX_MERGE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        id,
+                        destination,
+                        json_list(&old_rules),
+                        json_list(&old_words)
+                    ])
+                })
                 .map_err(sql(path, "merging into the outbox"))?;
             summary.merged += 1;
         }

@@ -368,3 +368,72 @@ fn health_stale_flag_and_feed_status() {
     assert_eq!(json["health"], "failing");
     assert_eq!(json["last_error"], "403 Forbidden");
 }
+
+/// Entries with neither guid nor link are joined across feeds by their content-hash key
+/// alone, and never to an item that has a link.
+#[test]
+fn entries_without_guid_or_link_join_by_content_hash() {
+    let bare = |key: &str| {
+        let mut i = item("a");
+        (i.guid, i.link, i.norm_link) = (None, None, None);
+        i.key = key.into();
+        i
+    };
+    let (_dir, mut store) = fresh();
+    let hit = &[(0, "r", "console")];
+    poll(&mut store, "tass", at(0, 0), vec![bare("hash:0011")], hit);
+    // A linked item whose key happens to be the same text is not a candidate.
+    let mut linked = item("b");
+    linked.key = "hash:0022".into();
+    poll(&mut store, "tass", at(0, 0), vec![linked], hit);
+    let cases = [
+        (
+            "ria",
+            "hash:0011",
+            2,
+            1,
+            "same text through another feed: one item",
+        ),
+        ("ria", "hash:0022", 3, 0, "only a linked item has that key"),
+        ("rbc", "hash:0033", 4, 0, "different text"),
+        ("rbc", "hash:0011", 4, 1, "a third feed with the first text"),
+    ];
+    for (feed, key, items, merged, case) in cases {
+        let s = poll(&mut store, feed, at(0, 1), vec![bare(key)], hit);
+        assert_eq!((s.new_items, s.merged), (1, merged), "{case}");
+        assert_eq!(count(&store, "items"), items, "{case}");
+    }
+}
+
+/// A statement SQLite re-prepares whenever a new value is bound (as it does when a
+/// partial index makes a parameter plan-relevant) costs a full parse per item.
+#[test]
+fn no_statement_of_the_poll_commit_is_ever_re_prepared() {
+    let (_dir, mut store) = fresh();
+    let bare = |n: u32| {
+        let mut i = item(&format!("bare{n}"));
+        (i.guid, i.link, i.norm_link) = (None, None, None);
+        i.key = format!("hash:{n:04}");
+        i
+    };
+    let hits = &[(0, "r", "console"), (1, "r", "console")];
+    for n in 0..6u32 {
+        let feed = ["tass", "ria"][n as usize % 2];
+        // Items shared by both feeds merge into existing outbox rows.
+        let items = vec![
+            item(&format!("a{}", n / 2)),
+            bare(n / 2),
+            item(&format!("b{n}")),
+        ];
+        poll(&mut store, feed, at(0, n.into()), items.clone(), hits);
+        poll(&mut store, feed, at(1, n.into()), items, hits);
+    }
+    for sql in crate::store::commit::ALL {
+        let stmt = store.conn.prepare_cached(sql).unwrap();
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "{sql}"
+        );
+    }
+}
