@@ -12,6 +12,7 @@ mod build;
 mod eval;
 mod index;
 mod literals;
+mod trigger;
 
 use std::collections::HashMap;
 
@@ -26,6 +27,7 @@ use super::ast::Field;
 use super::{Document, Query, RuleMatch};
 use crate::text::for_each_word;
 use index::{FastMap, NONE, Trie};
+use trigger::{Triggers, UnitCost};
 
 /// A term reduced to units.
 #[derive(Debug, Clone)]
@@ -83,10 +85,11 @@ pub struct RuleSet {
     rules: Vec<Expr>,
     words: FastMap<Box<str>, (u32, bool)>,
     prefixes: Trie,
-    /// Unit → the rules that contain it, ascending.
+    /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
-    /// Rules that contain a regex without required literals: always evaluated.
-    regex_rules: Vec<u32>,
+    /// Rules without a trigger set (one needs a regex that runs on every item):
+    /// evaluated for every item.
+    always_rules: Vec<u32>,
     /// All prefiltered regexes' literals, ASCII case-insensitively.
     literals: Option<AhoCorasick>,
     /// Literal pattern → the units of the regexes that require it.
@@ -146,6 +149,7 @@ impl RuleSet {
             words: FastMap::default(),
             prefixes: Trie::default(),
             unit_rules: Vec::new(),
+            unit_weights: Vec::new(),
             regex_ids: HashMap::new(),
             regexes: Vec::new(),
             regex_sources: Vec::new(),
@@ -153,30 +157,47 @@ impl RuleSet {
             literal_fields: 0,
             fields: 0,
             rule: 0,
-            has_regex: false,
         };
         let mut rules = Vec::with_capacity(queries.len());
-        let mut regex_rules = Vec::new();
         for (i, q) in queries.iter().enumerate() {
             b.rule = i as u32;
-            b.has_regex = false;
             rules.push(b.compile(q.root()));
-            if b.has_regex {
-                regex_rules.push(i as u32);
-            }
         }
         b.words.shrink_to_fit();
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
             for r in &mut b.regexes {
-                if r.unit != NONE {
-                    regex_rules.extend(b.unit_rules[r.unit as usize].iter().copied());
-                    r.unit = NONE;
-                }
+                r.unit = NONE;
             }
-            regex_rules.sort_unstable();
-            regex_rules.dedup();
+        }
+        let costs: Vec<UnitCost> = b
+            .unit_rules
+            .iter()
+            .zip(&b.unit_weights)
+            .map(|(r, &weight)| UnitCost {
+                shares: r.len() as u32,
+                weight,
+            })
+            .collect();
+        let regex_units: Vec<u32> = b.regexes.iter().map(|r| r.unit).collect();
+        let triggers = Triggers {
+            costs: &costs,
+            regex_units: &regex_units,
+        };
+        let mut unit_rules: Vec<Vec<u32>> = vec![Vec::new(); costs.len()];
+        let mut always_rules = Vec::new();
+        for (i, e) in rules.iter().enumerate() {
+            match triggers.of(e) {
+                Some(units) => {
+                    for u in units {
+                        if let Some(r) = unit_rules.get_mut(u as usize) {
+                            r.push(i as u32);
+                        }
+                    }
+                }
+                None => always_rules.push(i as u32),
+            }
         }
         let regex_groups = group_regexes(&mut b.regexes, &b.regex_sources);
         RuleSet {
@@ -184,12 +205,8 @@ impl RuleSet {
             rules,
             words: b.words,
             prefixes: b.prefixes,
-            unit_rules: b
-                .unit_rules
-                .into_iter()
-                .map(Vec::into_boxed_slice)
-                .collect(),
-            regex_rules,
+            unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
+            always_rules,
             literals,
             literal_units,
             literal_fields: b.literal_fields,
@@ -261,7 +278,7 @@ impl RuleSet {
                 sc.mark(r);
             }
         }
-        for &r in &self.regex_rules {
+        for &r in &self.always_rules {
             sc.mark(r);
         }
         sc.cand_list.sort_unstable();
