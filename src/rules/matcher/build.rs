@@ -26,6 +26,7 @@ pub(super) struct Builder {
     pub(super) literals: Vec<(Vec<u8>, u32)>,
     pub(super) literal_fields: u8,
     pub(super) fields: u8,
+    pub(super) phrase_fields: u8,
     pub(super) rule: u32,
 }
 
@@ -102,6 +103,9 @@ impl Builder {
             Node::Term { field, term } => {
                 let mask = Field::mask(*field);
                 self.fields |= mask;
+                if matches!(term, Term::Phrase(_)) {
+                    self.phrase_fields |= mask;
+                }
                 Expr::Term {
                     op: self.operand(term),
                     mask,
@@ -115,6 +119,9 @@ impl Builder {
             } => {
                 let mask = Field::mask(*field);
                 self.fields |= mask;
+                if matches!(left, Term::Phrase(_)) || matches!(right, Term::Phrase(_)) {
+                    self.phrase_fields |= mask;
+                }
                 Expr::Near {
                     a: self.operand(left),
                     b: self.operand(right),

@@ -14,6 +14,80 @@ pub(super) const NONE: u32 = u32::MAX;
 /// still keeps the table layout unpredictable.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A one-bit-per-key filter in front of the word map: most words of an item are in no
+/// rule, and for them one load from a 16 KiB bit table (which stays in cache) replaces
+/// hashing the word and probing the much larger map. A set bit may be a false
+/// positive; the map then answers.
+#[derive(Debug, Clone)]
+pub(super) struct WordFilter {
+    bits: Box<[u64]>,
+}
+
+const FILTER_LOG: u32 = 17;
+
+impl Default for WordFilter {
+    fn default() -> WordFilter {
+        WordFilter {
+            bits: vec![0; (1 << FILTER_LOG) / 64].into_boxed_slice(),
+        }
+    }
+}
+
+impl WordFilter {
+    pub(super) fn insert(&mut self, w: &str) {
+        let k = filter_key(w.as_bytes());
+        if let Some(b) = self.bits.get_mut(k / 64) {
+            *b |= 1 << (k % 64);
+        }
+    }
+
+    #[inline]
+    pub(super) fn may_contain(&self, w: &str) -> bool {
+        let k = filter_key(w.as_bytes());
+        self.bits
+            .get(k / 64)
+            .is_some_and(|b| b & (1 << (k % 64)) != 0)
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bits.len() * 8
+    }
+}
+
+/// A bit index from the word's length and its first and last bytes (up to 8 of each),
+/// read as fixed-size words so no loop and no `memcpy` runs per word.
+#[inline]
+fn filter_key(w: &[u8]) -> usize {
+    let n = w.len();
+    let (a, b) = if n >= 8 {
+        (le64(w, 0), le64(w, n - 8))
+    } else if n >= 4 {
+        (u64::from(le32(w, 0)), u64::from(le32(w, n - 4)))
+    } else if n > 0 {
+        let x = u64::from(w[0]) | u64::from(w[n / 2]) << 8 | u64::from(w[n - 1]) << 16;
+        (x, 0)
+    } else {
+        (0, 0)
+    };
+    let h = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (h >> (64 - FILTER_LOG)) as usize
+}
+
+#[inline]
+fn le64(w: &[u8], at: usize) -> u64 {
+    w.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+#[inline]
+fn le32(w: &[u8], at: usize) -> u32 {
+    w.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
 #[derive(Debug, Clone)]
 struct TrieNode {
     unit: u32,
@@ -123,6 +197,31 @@ impl Trie {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_has_no_false_negatives() {
+        let words = [
+            "",
+            "a",
+            "в",
+            "csto",
+            "kyrgyz",
+            "kyrgyzstan",
+            "лавров",
+            "ab",
+            "abcdefg",
+        ];
+        let mut f = WordFilter::default();
+        for w in words {
+            f.insert(w);
+        }
+        for w in words {
+            assert!(f.may_contain(w), "{w:?}");
+        }
+        // Mostly empty: unrelated words are rejected (these happen not to collide).
+        let misses = ["the", "minister", "министр", "kyrgyzstans"];
+        assert!(misses.iter().filter(|w| f.may_contain(w)).count() <= 1);
+    }
 
     #[test]
     fn trie_reports_every_stored_prefix() {

@@ -26,7 +26,7 @@ use regex::{Regex, RegexSet};
 use super::ast::Field;
 use super::{Document, Query, RuleMatch};
 use crate::text::for_each_word;
-use index::{FastMap, NONE, Trie};
+use index::{FastMap, NONE, Trie, WordFilter};
 use trigger::{Triggers, UnitCost};
 
 /// A term reduced to units.
@@ -84,6 +84,8 @@ struct RegexGroup {
 pub struct RuleSet {
     rules: Vec<Expr>,
     words: FastMap<Box<str>, (u32, bool)>,
+    /// Rejects most words that are not keys of `words` before it is probed.
+    filter: WordFilter,
     prefixes: Trie,
     /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
@@ -100,6 +102,8 @@ pub struct RuleSet {
     regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
     fields: u8,
+    /// Fields some phrase looks at: only their words' units are kept for verification.
+    phrase_fields: u8,
     /// Per-document working memory, reused across calls (and threads).
     pool: Mutex<Vec<Scratch>>,
 }
@@ -109,8 +113,12 @@ pub struct RuleSet {
 struct Slot {
     field: Field,
     index: u32,
+    /// Word positions `start..end`.
     start: u32,
     end: u32,
+    /// Where the words' units start in `unit_at`, or NONE when no phrase looks at
+    /// this field and they were not kept.
+    units: u32,
 }
 
 /// One occurrence of a unit, linked to the unit's previous occurrence.
@@ -128,7 +136,7 @@ struct Scratch {
     /// Word position → byte span in its field value.
     span_at: Vec<(u32, u32)>,
     slots: Vec<Slot>,
-    /// Word position → its word unit, or NONE.
+    /// Word position in a phrase field (see [`Slot::units`]) → its word unit, or NONE.
     unit_at: Vec<u32>,
     /// Unit → bit mask of the fields it occurred in (0: did not occur).
     unit_mask: Vec<u8>,
@@ -156,6 +164,7 @@ impl RuleSet {
             literals: Vec::new(),
             literal_fields: 0,
             fields: 0,
+            phrase_fields: 0,
             rule: 0,
         };
         let mut rules = Vec::with_capacity(queries.len());
@@ -164,6 +173,10 @@ impl RuleSet {
             rules.push(b.compile(q.root()));
         }
         b.words.shrink_to_fit();
+        let mut filter = WordFilter::default();
+        for w in b.words.keys() {
+            filter.insert(w);
+        }
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
@@ -204,6 +217,7 @@ impl RuleSet {
             regex_groups,
             rules,
             words: b.words,
+            filter,
             prefixes: b.prefixes,
             unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
             always_rules,
@@ -212,6 +226,7 @@ impl RuleSet {
             literal_fields: b.literal_fields,
             regexes: b.regexes,
             fields: b.fields,
+            phrase_fields: b.phrase_fields,
             pool: Mutex::new(Vec::new()),
         }
     }
@@ -251,7 +266,7 @@ impl RuleSet {
         let mut sc = self.new_scratch();
         let n = self.run(&mut sc, doc, &|_| false).len();
         debug_assert_eq!(n, 0);
-        (sc.unit_at.len(), sc.occ.len(), sc.cand_list.len())
+        (sc.span_at.len(), sc.occ.len(), sc.cand_list.len())
     }
 
     fn new_scratch(&self) -> Scratch {
@@ -339,19 +354,29 @@ impl RuleSet {
                 continue;
             }
             let bit = field.bit();
+            let keep_units = self.phrase_fields & bit != 0;
             for (i, text) in doc.field_values(field).enumerate() {
                 let s = slots.len() as u32;
-                let start = unit_at.len() as u32;
+                let start = span_at.len() as u32;
+                let units = if keep_units {
+                    unit_at.len() as u32
+                } else {
+                    NONE
+                };
                 for_each_word(text, buf, |w, span| {
-                    let pos = unit_at.len() as u32;
+                    let pos = span_at.len() as u32;
                     let mut at = NONE;
-                    if let Some(&(u, trigger)) = self.words.get(w) {
+                    if self.filter.may_contain(w)
+                        && let Some(&(u, record)) = self.words.get(w)
+                    {
                         at = u;
-                        if trigger {
+                        if record {
                             hit(u, s, pos, bit);
                         }
                     }
-                    unit_at.push(at);
+                    if keep_units {
+                        unit_at.push(at);
+                    }
                     span_at.push((span.start as u32, span.end as u32));
                     if use_trie {
                         self.prefixes.walk(w, |u| hit(u, s, pos, bit));
@@ -361,7 +386,8 @@ impl RuleSet {
                     field,
                     index: i as u32,
                     start,
-                    end: unit_at.len() as u32,
+                    end: span_at.len() as u32,
+                    units,
                 });
             }
         }
@@ -417,6 +443,7 @@ impl RuleSet {
         map + units
             + rules
             + self.prefixes.heap_bytes()
+            + self.filter.heap_bytes()
             + self.regexes.len() * 16 * 1024
             + sets
             + literals
@@ -470,6 +497,13 @@ impl Scratch {
         self.slots.clear();
     }
 }
+
+// One set is shared by reference between the runtime's worker threads; the scratch
+// pool is behind a mutex, so matching from several threads at once is fine.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<RuleSet>();
+};
 
 impl Default for RuleSet {
     fn default() -> RuleSet {
