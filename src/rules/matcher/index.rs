@@ -6,6 +6,7 @@
 //! of one probe per prefix length.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -14,50 +15,97 @@ pub(super) const NONE: u32 = u32::MAX;
 /// still keeps the table layout unpredictable.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// A one-bit-per-key filter in front of the word map: most words of an item are in no
-/// rule, and for them one load from a 16 KiB bit table (which stays in cache) replaces
-/// hashing the word and probing the much larger map. A set bit may be a false
-/// positive; the map then answers.
+/// The word map as the scan uses it: every word of every item is looked up, and most
+/// are in no rule. Each word is hashed once (length and up to 8 first and last bytes,
+/// read as fixed-size words, so no loop and no `memcpy`); one load from a 16 KiB bit
+/// table, which stays in cache, rejects most misses, and only the rest probe the map,
+/// keyed by that same hash. Words that share a hash are told apart by comparing them.
 #[derive(Debug, Clone)]
-pub(super) struct WordFilter {
+pub(super) struct WordIndex {
     bits: Box<[u64]>,
+    map: HashMap<u64, Box<[Entry]>, BuildHasherDefault<Premixed>>,
 }
+
+/// A word, its unit and whether its occurrences are recorded.
+type Entry = (Box<str>, u32, bool);
 
 const FILTER_LOG: u32 = 17;
 
-impl Default for WordFilter {
-    fn default() -> WordFilter {
-        WordFilter {
-            bits: vec![0; (1 << FILTER_LOG) / 64].into_boxed_slice(),
+/// Hasher for keys that are already well-mixed hashes.
+#[derive(Default)]
+pub(super) struct Premixed(u64);
+
+impl Hasher for Premixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
+    }
+    fn write_u64(&mut self, h: u64) {
+        self.0 = h;
     }
 }
 
-impl WordFilter {
-    pub(super) fn insert(&mut self, w: &str) {
-        let k = filter_key(w.as_bytes());
-        if let Some(b) = self.bits.get_mut(k / 64) {
-            *b |= 1 << (k % 64);
+impl WordIndex {
+    /// The index of `words` (folded word → (unit, whether its occurrences are recorded)).
+    pub(super) fn new<'a>(words: impl IntoIterator<Item = (&'a str, (u32, bool))>) -> WordIndex {
+        let mut bits = vec![0u64; (1 << FILTER_LOG) / 64].into_boxed_slice();
+        let mut by_hash: HashMap<u64, Vec<Entry>> = HashMap::new();
+        for (w, (u, record)) in words {
+            let h = word_hash(w.as_bytes());
+            let k = filter_bit(h);
+            if let Some(b) = bits.get_mut(k / 64) {
+                *b |= 1 << (k % 64);
+            }
+            by_hash.entry(h).or_default().push((w.into(), u, record));
         }
+        let mut map = HashMap::with_capacity_and_hasher(by_hash.len(), Default::default());
+        map.extend(by_hash.into_iter().map(|(h, v)| (h, v.into_boxed_slice())));
+        WordIndex { bits, map }
     }
 
+    /// The unit of `w` and whether its occurrences are recorded.
     #[inline]
-    pub(super) fn may_contain(&self, w: &str) -> bool {
-        let k = filter_key(w.as_bytes());
-        self.bits
+    pub(super) fn get(&self, w: &str) -> Option<(u32, bool)> {
+        let h = word_hash(w.as_bytes());
+        let k = filter_bit(h);
+        if self
+            .bits
             .get(k / 64)
-            .is_some_and(|b| b & (1 << (k % 64)) != 0)
+            .is_none_or(|b| b & (1 << (k % 64)) == 0)
+        {
+            return None;
+        }
+        let entries = self.map.get(&h)?;
+        entries
+            .iter()
+            .find(|e| &*e.0 == w)
+            .map(|&(_, u, record)| (u, record))
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
         self.bits.len() * 8
+            + self.map.capacity() * (std::mem::size_of::<(u64, Box<[Entry]>)>() + 1)
+            + self
+                .map
+                .values()
+                .flat_map(|v| v.iter())
+                .map(|e| std::mem::size_of_val(e) + e.0.len())
+                .sum::<usize>()
     }
 }
 
-/// A bit index from the word's length and its first and last bytes (up to 8 of each),
-/// read as fixed-size words so no loop and no `memcpy` runs per word.
 #[inline]
-fn filter_key(w: &[u8]) -> usize {
+fn filter_bit(h: u64) -> usize {
+    (h >> (64 - FILTER_LOG)) as usize
+}
+
+/// A hash of the word's length and its first and last bytes (up to 8 of each).
+#[inline]
+fn word_hash(w: &[u8]) -> u64 {
     let n = w.len();
     let (a, b) = if n >= 8 {
         (le64(w, 0), le64(w, n - 8))
@@ -71,7 +119,7 @@ fn filter_key(w: &[u8]) -> usize {
     };
     let h = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    (h >> (64 - FILTER_LOG)) as usize
+    h ^ (h >> 32)
 }
 
 #[inline]
@@ -199,7 +247,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_has_no_false_negatives() {
+    fn word_index_finds_exactly_its_words() {
+        // Long words sharing their first and last 8 bytes and length share a hash.
         let words = [
             "",
             "a",
@@ -210,17 +259,28 @@ mod tests {
             "лавров",
             "ab",
             "abcdefg",
+            "abcdefgh1xyzwvuts",
+            "abcdefgh2xyzwvuts",
         ];
-        let mut f = WordFilter::default();
-        for w in words {
-            f.insert(w);
+        let idx = WordIndex::new(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (*w, (i as u32, i % 2 == 0))),
+        );
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(idx.get(w), Some((i as u32, i % 2 == 0)), "{w:?}");
         }
-        for w in words {
-            assert!(f.may_contain(w), "{w:?}");
+        for w in [
+            "the",
+            "minister",
+            "министр",
+            "kyrgyzstans",
+            "abcdefgh3xyzwvuts",
+            "b",
+        ] {
+            assert_eq!(idx.get(w), None, "{w:?}");
         }
-        // Mostly empty: unrelated words are rejected (these happen not to collide).
-        let misses = ["the", "minister", "министр", "kyrgyzstans"];
-        assert!(misses.iter().filter(|w| f.may_contain(w)).count() <= 1);
     }
 
     #[test]

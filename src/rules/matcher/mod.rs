@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use regex::{Regex, RegexSet};
 
 use super::{Document, Query, RuleMatch};
-use index::{FastMap, NONE, Trie, WordFilter};
+use index::{FastMap, NONE, Trie, WordIndex};
 use scan::Scratch;
 use trigger::{Triggers, UnitCost};
 
@@ -85,9 +85,7 @@ struct RegexGroup {
 /// whose terms occurred are evaluated.
 pub struct RuleSet {
     rules: Vec<Expr>,
-    words: FastMap<Box<str>, (u32, bool)>,
-    /// Rejects most words that are not keys of `words` before it is probed.
-    filter: WordFilter,
+    words: WordIndex,
     prefixes: Trie,
     /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
@@ -131,11 +129,7 @@ impl RuleSet {
             b.rule = i as u32;
             rules.push(b.compile(q.root()));
         }
-        b.words.shrink_to_fit();
-        let mut filter = WordFilter::default();
-        for w in b.words.keys() {
-            filter.insert(w);
-        }
+        let words = WordIndex::new(b.words.iter().map(|(w, &v)| (&**w, v)));
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
@@ -175,8 +169,7 @@ impl RuleSet {
         RuleSet {
             regex_groups,
             rules,
-            words: b.words,
-            filter,
+            words,
             prefixes: b.prefixes,
             unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
             always_rules,
@@ -274,8 +267,7 @@ impl RuleSet {
     /// counted at a flat 16 KiB each (twice when also in a set): their internals are not
     /// measurable from outside.
     pub fn heap_bytes(&self) -> usize {
-        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, (u32, bool))>() + 1)
-            + self.words.keys().map(|k| k.len()).sum::<usize>();
+        let map = self.words.heap_bytes();
         let units = self.unit_rules.len() * (16 + 5)
             + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
         let rules: usize = self.rules.iter().map(expr_bytes).sum();
@@ -294,7 +286,6 @@ impl RuleSet {
         map + units
             + rules
             + self.prefixes.heap_bytes()
-            + self.filter.heap_bytes()
             + self.regexes.len() * 16 * 1024
             + sets
             + literals

@@ -107,9 +107,7 @@ impl RuleSet {
                 for_each_word(text, buf, |w, span| {
                     let pos = span_at.len() as u32;
                     let mut at = NONE;
-                    if self.filter.may_contain(w)
-                        && let Some(&(u, record)) = self.words.get(w)
-                    {
+                    if let Some((u, record)) = self.words.get(w) {
                         at = u;
                         if record {
                             hit(u, s, pos, bit);
