@@ -122,6 +122,34 @@ fn query() -> impl Strategy<Value = Query> {
         .prop_map(|root| Query { root })
 }
 
+/// Boolean mixes of a few words (and one prefix, phrase and regex): with many rules
+/// sharing the same words, the matcher's choice of which operand triggers a rule varies
+/// from rule to rule, and double negations and `NOT` under `OR` occur often.
+fn mix() -> impl Strategy<Value = Query> {
+    let leaf = prop_oneof![
+        8 => proptest::sample::select(&["lavrov", "kyrgyzstan", "csto", "and", "s", "одкб"][..])
+            .prop_map(|w| Node::Term { field: None, term: Term::Word(w.to_string()) }),
+        1 => Just(Node::Term { field: None, term: Term::Prefix("min".to_string()) }),
+        1 => Just(Node::Term {
+            field: None,
+            term: Term::Phrase(vec!["the".to_string(), "visit".to_string()]),
+        }),
+        1 => pattern().prop_map(|pattern| Node::Regex { field: None, pattern }),
+    ];
+    leaf.prop_recursive(5, 32, 3, |inner| {
+        prop_oneof![
+            3 => proptest::collection::vec(inner.clone(), 2..4).prop_map(Node::And),
+            2 => proptest::collection::vec(inner.clone(), 2..4).prop_map(Node::Or),
+            2 => inner.prop_map(|n| Node::Not(Box::new(n))),
+        ]
+    })
+    .prop_map(normalize)
+    .prop_filter("parser rejects rules true on empty items", |n| {
+        !n.when_nothing_occurs()
+    })
+    .prop_map(|root| Query { root })
+}
+
 const SURFACES: &[&str] = &[
     "Lavrov",
     "LAVROV",
@@ -231,6 +259,21 @@ proptest! {
             for m in &got {
                 prop_assert!(!m.matched.is_empty(), "rule {} matched nothing visible", qs[m.rule]);
             }
+        }
+    }
+
+    #[test]
+    fn trigger_sets_keep_and_or_not_mixes_exact(
+        qs in proptest::collection::vec(mix(), 1..16),
+        docs in proptest::collection::vec(document(), 1..4),
+    ) {
+        let refs: Vec<&Query> = qs.iter().collect();
+        let set = RuleSet::new(&refs);
+        for d in &docs {
+            let doc = d.doc();
+            let got: Vec<usize> = set.matches(&doc, &|_| true).iter().map(|m| m.rule).collect();
+            let want: Vec<usize> = (0..qs.len()).filter(|&i| reference::matches(&qs[i], &doc)).collect();
+            prop_assert_eq!(&got, &want, "queries {:?}", qs.iter().map(|q| q.to_string()).collect::<Vec<_>>());
         }
     }
 

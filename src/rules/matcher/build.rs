@@ -7,13 +7,17 @@ use regex::RegexSetBuilder;
 
 use super::index::{FastMap, NONE, Trie};
 use super::literals::required_literals;
+use super::trigger::{REGEX_WEIGHT, word_weight};
 use super::{Expr, Operand, RegexGroup, RegexTerm};
 use crate::rules::ast::{Field, Node, Term};
 
 pub(super) struct Builder {
     pub(super) words: FastMap<Box<str>, (u32, bool)>,
     pub(super) prefixes: Trie,
+    /// Unit → the rules containing it (triggering or not), for the rarity estimate.
     pub(super) unit_rules: Vec<Vec<u32>>,
+    /// Unit → its weight in the rarity estimate (see [`super::trigger::UnitCost`]).
+    pub(super) unit_weights: Vec<f32>,
     pub(super) regex_ids: HashMap<(String, bool, u8), u32>,
     pub(super) regexes: Vec<RegexTerm>,
     /// Each regex as one pattern with its flag inline, for the sets.
@@ -22,11 +26,17 @@ pub(super) struct Builder {
     pub(super) literals: Vec<(Vec<u8>, u32)>,
     pub(super) literal_fields: u8,
     pub(super) fields: u8,
+    pub(super) phrase_fields: u8,
     pub(super) rule: u32,
-    pub(super) has_regex: bool,
 }
 
 impl Builder {
+    fn new_unit(&mut self, weight: f32) -> u32 {
+        self.unit_rules.push(Vec::new());
+        self.unit_weights.push(weight);
+        (self.unit_rules.len() - 1) as u32
+    }
+
     fn note(&mut self, unit: u32) -> u32 {
         let rules = &mut self.unit_rules[unit as usize];
         if rules.last() != Some(&self.rule) {
@@ -35,24 +45,23 @@ impl Builder {
         unit
     }
 
-    /// The unit of word `w`. A `trigger` unit has its occurrences recorded and makes
-    /// its rules candidates; other words (non-anchor phrase words) are only looked up
-    /// for phrase verification, so a phrase like "Japarov in" does not turn every
-    /// `in` of every item into work.
-    fn word(&mut self, w: &str, trigger: bool) -> u32 {
-        let unit = match self.words.get_mut(w) {
-            Some(entry) => {
-                entry.1 |= trigger;
-                entry.0
-            }
+    /// The unit of word `w`. A `record` unit has its occurrences recorded (and may
+    /// trigger its rules); other words (non-anchor phrase words) are only looked up for
+    /// phrase verification, so a phrase like "Japarov in" does not turn every `in` of
+    /// every item into work.
+    fn word(&mut self, w: &str, record: bool) -> u32 {
+        let unit = match self.words.get(w) {
+            Some(&(u, _)) => u,
             None => {
-                let u = self.unit_rules.len() as u32;
-                self.unit_rules.push(Vec::new());
-                self.words.insert(w.into(), (u, trigger));
+                let u = self.new_unit(word_weight(w, false));
+                self.words.insert(w.into(), (u, false));
                 u
             }
         };
-        if trigger { self.note(unit) } else { unit }
+        if let Some(entry) = self.words.get_mut(w) {
+            entry.1 |= record;
+        }
+        if record { self.note(unit) } else { unit }
     }
 
     fn prefix(&mut self, p: &str) -> u32 {
@@ -63,7 +72,7 @@ impl Builder {
             u => u,
         };
         if unit == fresh {
-            self.unit_rules.push(Vec::new());
+            self.new_unit(word_weight(p, true));
         }
         self.note(unit)
     }
@@ -94,6 +103,9 @@ impl Builder {
             Node::Term { field, term } => {
                 let mask = Field::mask(*field);
                 self.fields |= mask;
+                if matches!(term, Term::Phrase(_)) {
+                    self.phrase_fields |= mask;
+                }
                 Expr::Term {
                     op: self.operand(term),
                     mask,
@@ -107,6 +119,9 @@ impl Builder {
             } => {
                 let mask = Field::mask(*field);
                 self.fields |= mask;
+                if matches!(left, Term::Phrase(_)) || matches!(right, Term::Phrase(_)) {
+                    self.phrase_fields |= mask;
+                }
                 Expr::Near {
                     a: self.operand(left),
                     b: self.operand(right),
@@ -124,8 +139,7 @@ impl Builder {
                     let mut unit = NONE;
                     if let Some(lits) = required_literals(&pattern.source, pattern.case_insensitive)
                     {
-                        unit = self.unit_rules.len() as u32;
-                        self.unit_rules.push(Vec::new());
+                        unit = self.new_unit(REGEX_WEIGHT);
                         self.literals.extend(lits.into_iter().map(|l| (l, unit)));
                         self.literal_fields |= mask;
                     }
@@ -138,11 +152,10 @@ impl Builder {
                     self.regex_sources
                         .push(regex_source(&pattern.source, pattern.case_insensitive));
                 }
-                match self.regexes.get(id as usize).map(|r| r.unit) {
-                    Some(u) if u != NONE => {
-                        self.note(u);
-                    }
-                    _ => self.has_regex = true,
+                if let Some(u) = self.regexes.get(id as usize).map(|r| r.unit)
+                    && u != NONE
+                {
+                    self.note(u);
                 }
                 Expr::Regex(id)
             }

@@ -109,9 +109,11 @@ impl Ctx<'_, '_> {
                     let Some(first) = (pos as usize).checked_sub(*anchor) else {
                         continue;
                     };
-                    if first >= s.start as usize
-                        && first + n <= s.end as usize
-                        && sc.unit_at[first..first + n] == **units
+                    if s.units == NONE || first < s.start as usize || first + n > s.end as usize {
+                        continue;
+                    }
+                    let at = s.units as usize + (first - s.start as usize);
+                    if sc.unit_at.get(at..at + n) == Some(&units[..])
                         && !f((slot, first as u32, (first + n - 1) as u32))
                     {
                         return;

@@ -6,6 +6,7 @@
 //! of one probe per prefix length.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -13,6 +14,127 @@ pub(super) const NONE: u32 = u32::MAX;
 /// strings (no per-byte loop, no copy of the tail), and its per-process random seed
 /// still keeps the table layout unpredictable.
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The word map as the scan uses it: every word of every item is looked up, and most
+/// are in no rule. Each word is hashed once (length and up to 8 first and last bytes,
+/// read as fixed-size words, so no loop and no `memcpy`); one load from a 16 KiB bit
+/// table, which stays in cache, rejects most misses, and only the rest probe the map,
+/// keyed by that same hash. Words that share a hash are told apart by comparing them.
+#[derive(Debug, Clone)]
+pub(super) struct WordIndex {
+    bits: Box<[u64]>,
+    map: HashMap<u64, Box<[Entry]>, BuildHasherDefault<Premixed>>,
+}
+
+/// A word, its unit and whether its occurrences are recorded.
+type Entry = (Box<str>, u32, bool);
+
+const FILTER_LOG: u32 = 17;
+
+/// Hasher for keys that are already well-mixed hashes.
+#[derive(Default)]
+pub(super) struct Premixed(u64);
+
+impl Hasher for Premixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, h: u64) {
+        self.0 = h;
+    }
+}
+
+impl WordIndex {
+    /// The index of `words` (folded word → (unit, whether its occurrences are recorded)).
+    pub(super) fn new<'a>(words: impl IntoIterator<Item = (&'a str, (u32, bool))>) -> WordIndex {
+        let mut bits = vec![0u64; (1 << FILTER_LOG) / 64].into_boxed_slice();
+        let mut by_hash: HashMap<u64, Vec<Entry>> = HashMap::new();
+        for (w, (u, record)) in words {
+            let h = word_hash(w.as_bytes());
+            let k = filter_bit(h);
+            if let Some(b) = bits.get_mut(k / 64) {
+                *b |= 1 << (k % 64);
+            }
+            by_hash.entry(h).or_default().push((w.into(), u, record));
+        }
+        let mut map = HashMap::with_capacity_and_hasher(by_hash.len(), Default::default());
+        map.extend(by_hash.into_iter().map(|(h, v)| (h, v.into_boxed_slice())));
+        WordIndex { bits, map }
+    }
+
+    /// The unit of `w` and whether its occurrences are recorded.
+    #[inline]
+    pub(super) fn get(&self, w: &str) -> Option<(u32, bool)> {
+        let h = word_hash(w.as_bytes());
+        let k = filter_bit(h);
+        if self
+            .bits
+            .get(k / 64)
+            .is_none_or(|b| b & (1 << (k % 64)) == 0)
+        {
+            return None;
+        }
+        let entries = self.map.get(&h)?;
+        entries
+            .iter()
+            .find(|e| &*e.0 == w)
+            .map(|&(_, u, record)| (u, record))
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bits.len() * 8
+            + self.map.capacity() * (std::mem::size_of::<(u64, Box<[Entry]>)>() + 1)
+            + self
+                .map
+                .values()
+                .flat_map(|v| v.iter())
+                .map(|e| std::mem::size_of_val(e) + e.0.len())
+                .sum::<usize>()
+    }
+}
+
+#[inline]
+fn filter_bit(h: u64) -> usize {
+    (h >> (64 - FILTER_LOG)) as usize
+}
+
+/// A hash of the word's length and its first and last bytes (up to 8 of each).
+#[inline]
+fn word_hash(w: &[u8]) -> u64 {
+    let n = w.len();
+    let (a, b) = if n >= 8 {
+        (le64(w, 0), le64(w, n - 8))
+    } else if n >= 4 {
+        (u64::from(le32(w, 0)), u64::from(le32(w, n - 4)))
+    } else if n > 0 {
+        let x = u64::from(w[0]) | u64::from(w[n / 2]) << 8 | u64::from(w[n - 1]) << 16;
+        (x, 0)
+    } else {
+        (0, 0)
+    };
+    let h = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+#[inline]
+fn le64(w: &[u8], at: usize) -> u64 {
+    w.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+#[inline]
+fn le32(w: &[u8], at: usize) -> u32 {
+    w.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
+}
 
 #[derive(Debug, Clone)]
 struct TrieNode {
@@ -123,6 +245,43 @@ impl Trie {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_index_finds_exactly_its_words() {
+        // Long words sharing their first and last 8 bytes and length share a hash.
+        let words = [
+            "",
+            "a",
+            "в",
+            "csto",
+            "kyrgyz",
+            "kyrgyzstan",
+            "лавров",
+            "ab",
+            "abcdefg",
+            "abcdefgh1xyzwvuts",
+            "abcdefgh2xyzwvuts",
+        ];
+        let idx = WordIndex::new(
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (*w, (i as u32, i % 2 == 0))),
+        );
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(idx.get(w), Some((i as u32, i % 2 == 0)), "{w:?}");
+        }
+        for w in [
+            "the",
+            "minister",
+            "министр",
+            "kyrgyzstans",
+            "abcdefgh3xyzwvuts",
+            "b",
+        ] {
+            assert_eq!(idx.get(w), None, "{w:?}");
+        }
+    }
 
     #[test]
     fn trie_reports_every_stored_prefix() {

@@ -1,31 +1,35 @@
 //! All rules compiled together into one word index.
 //!
 //! Every folded word, phrase word and `NEAR` operand of every rule is a *unit* in one
-//! hash map; every prefix is a unit in one trie. A document is tokenized once per field
-//! value and each word is looked up once, recording where each unit occurred. Only
-//! rules containing an occurring unit are then evaluated (plus rules with a regex,
-//! whose regexes run only for them); phrases and `NEAR` are verified from the recorded
-//! positions. Skipping the other rules is sound because the parser rejects any query
-//! that is true when none of its terms occur.
+//! hash map (behind a one-bit filter); every prefix is a unit in one trie. A document
+//! is tokenized once per field value and each word is looked up once, recording where
+//! each unit occurred. A rule is evaluated only when a unit of its *trigger set*
+//! occurred (see [`trigger`]: for `A AND B` only the rarer-looking operand's units),
+//! and a regex only runs when one of its required literals occurs; phrases and `NEAR`
+//! are verified from the recorded positions. Skipping the other rules is sound
+//! because a rule cannot be true unless a unit of its trigger set occurs, and the
+//! parser rejects any query that is true when none of its terms occur.
 
 mod build;
 mod eval;
 mod index;
 mod literals;
+mod scan;
+mod trigger;
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, Input};
+use aho_corasick::AhoCorasick;
 use build::{Builder, group_regexes, literal_automaton};
 use std::fmt;
 use std::sync::Mutex;
 
 use regex::{Regex, RegexSet};
 
-use super::ast::Field;
 use super::{Document, Query, RuleMatch};
-use crate::text::for_each_word;
-use index::{FastMap, NONE, Trie};
+use index::{FastMap, NONE, Trie, WordIndex};
+use scan::Scratch;
+use trigger::{Triggers, UnitCost};
 
 /// A term reduced to units.
 #[derive(Debug, Clone)]
@@ -81,12 +85,13 @@ struct RegexGroup {
 /// whose terms occurred are evaluated.
 pub struct RuleSet {
     rules: Vec<Expr>,
-    words: FastMap<Box<str>, (u32, bool)>,
+    words: WordIndex,
     prefixes: Trie,
-    /// Unit → the rules that contain it, ascending.
+    /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
-    /// Rules that contain a regex without required literals: always evaluated.
-    regex_rules: Vec<u32>,
+    /// Rules without a trigger set (one needs a regex that runs on every item):
+    /// evaluated for every item.
+    always_rules: Vec<u32>,
     /// All prefiltered regexes' literals, ASCII case-insensitively.
     literals: Option<AhoCorasick>,
     /// Literal pattern → the units of the regexes that require it.
@@ -97,47 +102,10 @@ pub struct RuleSet {
     regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
     fields: u8,
+    /// Fields some phrase looks at: only their words' units are kept for verification.
+    phrase_fields: u8,
     /// Per-document working memory, reused across calls (and threads).
     pool: Mutex<Vec<Scratch>>,
-}
-
-/// One field value of the document being matched.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    field: Field,
-    index: u32,
-    start: u32,
-    end: u32,
-}
-
-/// One occurrence of a unit, linked to the unit's previous occurrence.
-#[derive(Debug, Clone, Copy)]
-struct Occ {
-    slot: u32,
-    pos: u32,
-    next: u32,
-}
-
-#[derive(Debug, Default)]
-struct Scratch {
-    /// Folding buffer.
-    buf: String,
-    /// Word position → byte span in its field value.
-    span_at: Vec<(u32, u32)>,
-    slots: Vec<Slot>,
-    /// Word position → its word unit, or NONE.
-    unit_at: Vec<u32>,
-    /// Unit → bit mask of the fields it occurred in (0: did not occur).
-    unit_mask: Vec<u8>,
-    /// Unit → index of its last occurrence in `occ`, or NONE.
-    unit_head: Vec<u32>,
-    touched: Vec<u32>,
-    occ: Vec<Occ>,
-    cand: Vec<u64>,
-    cand_list: Vec<u32>,
-    /// Regex term → 0 not run yet, 1 no match, 2 match.
-    regex_state: Vec<u8>,
-    regex_touched: Vec<u32>,
 }
 
 impl RuleSet {
@@ -146,55 +114,71 @@ impl RuleSet {
             words: FastMap::default(),
             prefixes: Trie::default(),
             unit_rules: Vec::new(),
+            unit_weights: Vec::new(),
             regex_ids: HashMap::new(),
             regexes: Vec::new(),
             regex_sources: Vec::new(),
             literals: Vec::new(),
             literal_fields: 0,
             fields: 0,
+            phrase_fields: 0,
             rule: 0,
-            has_regex: false,
         };
         let mut rules = Vec::with_capacity(queries.len());
-        let mut regex_rules = Vec::new();
         for (i, q) in queries.iter().enumerate() {
             b.rule = i as u32;
-            b.has_regex = false;
             rules.push(b.compile(q.root()));
-            if b.has_regex {
-                regex_rules.push(i as u32);
-            }
         }
-        b.words.shrink_to_fit();
+        let words = WordIndex::new(b.words.iter().map(|(w, &v)| (&**w, v)));
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
             for r in &mut b.regexes {
-                if r.unit != NONE {
-                    regex_rules.extend(b.unit_rules[r.unit as usize].iter().copied());
-                    r.unit = NONE;
-                }
+                r.unit = NONE;
             }
-            regex_rules.sort_unstable();
-            regex_rules.dedup();
+        }
+        let costs: Vec<UnitCost> = b
+            .unit_rules
+            .iter()
+            .zip(&b.unit_weights)
+            .map(|(r, &weight)| UnitCost {
+                shares: r.len() as u32,
+                weight,
+            })
+            .collect();
+        let regex_units: Vec<u32> = b.regexes.iter().map(|r| r.unit).collect();
+        let triggers = Triggers {
+            costs: &costs,
+            regex_units: &regex_units,
+        };
+        let mut unit_rules: Vec<Vec<u32>> = vec![Vec::new(); costs.len()];
+        let mut always_rules = Vec::new();
+        for (i, e) in rules.iter().enumerate() {
+            match triggers.of(e) {
+                Some(units) => {
+                    for u in units {
+                        if let Some(r) = unit_rules.get_mut(u as usize) {
+                            r.push(i as u32);
+                        }
+                    }
+                }
+                None => always_rules.push(i as u32),
+            }
         }
         let regex_groups = group_regexes(&mut b.regexes, &b.regex_sources);
         RuleSet {
             regex_groups,
             rules,
-            words: b.words,
+            words,
             prefixes: b.prefixes,
-            unit_rules: b
-                .unit_rules
-                .into_iter()
-                .map(Vec::into_boxed_slice)
-                .collect(),
-            regex_rules,
+            unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
+            always_rules,
             literals,
             literal_units,
             literal_fields: b.literal_fields,
             regexes: b.regexes,
             fields: b.fields,
+            phrase_fields: b.phrase_fields,
             pool: Mutex::new(Vec::new()),
         }
     }
@@ -234,18 +218,7 @@ impl RuleSet {
         let mut sc = self.new_scratch();
         let n = self.run(&mut sc, doc, &|_| false).len();
         debug_assert_eq!(n, 0);
-        (sc.unit_at.len(), sc.occ.len(), sc.cand_list.len())
-    }
-
-    fn new_scratch(&self) -> Scratch {
-        let units = self.unit_rules.len();
-        Scratch {
-            unit_mask: vec![0; units],
-            unit_head: vec![NONE; units],
-            cand: vec![0; self.rules.len().div_ceil(64)],
-            regex_state: vec![0; self.regexes.len()],
-            ..Scratch::default()
-        }
+        (sc.span_at.len(), sc.occ.len(), sc.cand_list.len())
     }
 
     fn run(
@@ -261,7 +234,7 @@ impl RuleSet {
                 sc.mark(r);
             }
         }
-        for &r in &self.regex_rules {
+        for &r in &self.always_rules {
             sc.mark(r);
         }
         sc.cand_list.sort_unstable();
@@ -290,98 +263,11 @@ impl RuleSet {
         out
     }
 
-    /// Tokenizes every needed field value once and records where each unit occurs.
-    fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
-        let Scratch {
-            buf,
-            slots,
-            unit_at,
-            span_at,
-            unit_mask,
-            unit_head,
-            touched,
-            occ,
-            ..
-        } = sc;
-        let mut hit = |u: u32, slot: u32, pos: u32, bit: u8| {
-            let i = u as usize;
-            if unit_mask[i] == 0 {
-                touched.push(u);
-            }
-            unit_mask[i] |= bit;
-            occ.push(Occ {
-                slot,
-                pos,
-                next: unit_head[i],
-            });
-            unit_head[i] = (occ.len() - 1) as u32;
-        };
-        let use_trie = !self.prefixes.is_empty();
-        for field in Field::ALL {
-            if self.fields & field.bit() == 0 {
-                continue;
-            }
-            let bit = field.bit();
-            for (i, text) in doc.field_values(field).enumerate() {
-                let s = slots.len() as u32;
-                let start = unit_at.len() as u32;
-                for_each_word(text, buf, |w, span| {
-                    let pos = unit_at.len() as u32;
-                    let mut at = NONE;
-                    if let Some(&(u, trigger)) = self.words.get(w) {
-                        at = u;
-                        if trigger {
-                            hit(u, s, pos, bit);
-                        }
-                    }
-                    unit_at.push(at);
-                    span_at.push((span.start as u32, span.end as u32));
-                    if use_trie {
-                        self.prefixes.walk(w, |u| hit(u, s, pos, bit));
-                    }
-                });
-                slots.push(Slot {
-                    field,
-                    index: i as u32,
-                    start,
-                    end: unit_at.len() as u32,
-                });
-            }
-        }
-        if let Some(ac) = &self.literals {
-            for field in Field::ALL {
-                let bit = field.bit();
-                if self.literal_fields & bit == 0 {
-                    continue;
-                }
-                for text in doc.field_values(field) {
-                    // (An unanchored search of an unanchored automaton cannot fail.)
-                    // No literal contains another (see `build::drop_containing`), so
-                    // restarting just after each match's start finds them all.
-                    let mut at = 0;
-                    while at < text.len()
-                        && let Ok(Some(m)) = ac.try_find(Input::new(text).range(at..))
-                    {
-                        at = m.start() + 1;
-                        let units = self.literal_units.get(m.pattern().as_usize());
-                        for &u in units.map_or(&[][..], |u| &u[..]) {
-                            if unit_mask[u as usize] == 0 {
-                                touched.push(u);
-                            }
-                            unit_mask[u as usize] |= bit;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// An estimate of the memory held by the compiled set, in bytes. Regexes are
     /// counted at a flat 16 KiB each (twice when also in a set): their internals are not
     /// measurable from outside.
     pub fn heap_bytes(&self) -> usize {
-        let map = self.words.capacity() * (std::mem::size_of::<(Box<str>, (u32, bool))>() + 1)
-            + self.words.keys().map(|k| k.len()).sum::<usize>();
+        let map = self.words.heap_bytes();
         let units = self.unit_rules.len() * (16 + 5)
             + self.unit_rules.iter().map(|r| r.len() * 4).sum::<usize>();
         let rules: usize = self.rules.iter().map(expr_bytes).sum();
@@ -421,38 +307,12 @@ fn expr_bytes(e: &Expr) -> usize {
     }
 }
 
-impl Scratch {
-    fn mark(&mut self, r: u32) {
-        let (w, b) = ((r / 64) as usize, 1u64 << (r % 64));
-        if let Some(word) = self.cand.get_mut(w)
-            && *word & b == 0
-        {
-            *word |= b;
-            self.cand_list.push(r);
-        }
-    }
-
-    /// Back to the all-empty state, touching only what this document used.
-    fn reset(&mut self) {
-        for &u in &self.touched {
-            self.unit_mask[u as usize] = 0;
-            self.unit_head[u as usize] = NONE;
-        }
-        for &r in &self.cand_list {
-            self.cand[(r / 64) as usize] = 0;
-        }
-        for &x in &self.regex_touched {
-            self.regex_state[x as usize] = 0;
-        }
-        self.touched.clear();
-        self.cand_list.clear();
-        self.regex_touched.clear();
-        self.occ.clear();
-        self.unit_at.clear();
-        self.span_at.clear();
-        self.slots.clear();
-    }
-}
+// One set is shared by reference between the runtime's worker threads; the scratch
+// pool is behind a mutex, so matching from several threads at once is fine.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<RuleSet>();
+};
 
 impl Default for RuleSet {
     fn default() -> RuleSet {

@@ -1,0 +1,193 @@
+//! Per-document working memory and the scan: tokenizing a document's field values
+//! once and recording where each unit occurs.
+
+use aho_corasick::Input;
+
+use super::{NONE, RuleSet};
+use crate::rules::Document;
+use crate::rules::ast::Field;
+use crate::text::for_each_word;
+
+/// One field value of the document being matched.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub(super) field: Field,
+    pub(super) index: u32,
+    /// Word positions `start..end`.
+    pub(super) start: u32,
+    pub(super) end: u32,
+    /// Where the words' units start in `unit_at`, or NONE when no phrase looks at
+    /// this field and they were not kept.
+    pub(super) units: u32,
+}
+
+/// One occurrence of a unit, linked to the unit's previous occurrence.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Occ {
+    pub(super) slot: u32,
+    pub(super) pos: u32,
+    pub(super) next: u32,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// Folding buffer.
+    pub(super) buf: String,
+    /// Word position → byte span in its field value.
+    pub(super) span_at: Vec<(u32, u32)>,
+    pub(super) slots: Vec<Slot>,
+    /// Word position in a phrase field (see [`Slot::units`]) → its word unit, or NONE.
+    pub(super) unit_at: Vec<u32>,
+    /// Unit → bit mask of the fields it occurred in (0: did not occur).
+    pub(super) unit_mask: Vec<u8>,
+    /// Unit → index of its last occurrence in `occ`, or NONE.
+    pub(super) unit_head: Vec<u32>,
+    pub(super) touched: Vec<u32>,
+    pub(super) occ: Vec<Occ>,
+    pub(super) cand: Vec<u64>,
+    pub(super) cand_list: Vec<u32>,
+    /// Regex term → 0 not run yet, 1 no match, 2 match.
+    pub(super) regex_state: Vec<u8>,
+    pub(super) regex_touched: Vec<u32>,
+}
+
+impl RuleSet {
+    pub(super) fn new_scratch(&self) -> Scratch {
+        let units = self.unit_rules.len();
+        Scratch {
+            unit_mask: vec![0; units],
+            unit_head: vec![NONE; units],
+            cand: vec![0; self.rules.len().div_ceil(64)],
+            regex_state: vec![0; self.regexes.len()],
+            ..Scratch::default()
+        }
+    }
+
+    /// Tokenizes every needed field value once and records where each unit occurs.
+    pub(super) fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
+        let Scratch {
+            buf,
+            slots,
+            unit_at,
+            span_at,
+            unit_mask,
+            unit_head,
+            touched,
+            occ,
+            ..
+        } = sc;
+        let mut hit = |u: u32, slot: u32, pos: u32, bit: u8| {
+            let i = u as usize;
+            if unit_mask[i] == 0 {
+                touched.push(u);
+            }
+            unit_mask[i] |= bit;
+            occ.push(Occ {
+                slot,
+                pos,
+                next: unit_head[i],
+            });
+            unit_head[i] = (occ.len() - 1) as u32;
+        };
+        let use_trie = !self.prefixes.is_empty();
+        for field in Field::ALL {
+            if self.fields & field.bit() == 0 {
+                continue;
+            }
+            let bit = field.bit();
+            let keep_units = self.phrase_fields & bit != 0;
+            for (i, text) in doc.field_values(field).enumerate() {
+                let s = slots.len() as u32;
+                let start = span_at.len() as u32;
+                let units = if keep_units {
+                    unit_at.len() as u32
+                } else {
+                    NONE
+                };
+                for_each_word(text, buf, |w, span| {
+                    let pos = span_at.len() as u32;
+                    let mut at = NONE;
+                    if let Some((u, record)) = self.words.get(w) {
+                        at = u;
+                        if record {
+                            hit(u, s, pos, bit);
+                        }
+                    }
+                    if keep_units {
+                        unit_at.push(at);
+                    }
+                    span_at.push((span.start as u32, span.end as u32));
+                    if use_trie {
+                        self.prefixes.walk(w, |u| hit(u, s, pos, bit));
+                    }
+                });
+                slots.push(Slot {
+                    field,
+                    index: i as u32,
+                    start,
+                    end: span_at.len() as u32,
+                    units,
+                });
+            }
+        }
+        if let Some(ac) = &self.literals {
+            for field in Field::ALL {
+                let bit = field.bit();
+                if self.literal_fields & bit == 0 {
+                    continue;
+                }
+                for text in doc.field_values(field) {
+                    // (An unanchored search of an unanchored automaton cannot fail.)
+                    // No literal contains another (see `build::drop_containing`), so
+                    // restarting just after each match's start finds them all.
+                    let mut at = 0;
+                    while at < text.len()
+                        && let Ok(Some(m)) = ac.try_find(Input::new(text).range(at..))
+                    {
+                        at = m.start() + 1;
+                        let units = self.literal_units.get(m.pattern().as_usize());
+                        for &u in units.map_or(&[][..], |u| &u[..]) {
+                            if unit_mask[u as usize] == 0 {
+                                touched.push(u);
+                            }
+                            unit_mask[u as usize] |= bit;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Scratch {
+    pub(super) fn mark(&mut self, r: u32) {
+        let (w, b) = ((r / 64) as usize, 1u64 << (r % 64));
+        if let Some(word) = self.cand.get_mut(w)
+            && *word & b == 0
+        {
+            *word |= b;
+            self.cand_list.push(r);
+        }
+    }
+
+    /// Back to the all-empty state, touching only what this document used.
+    pub(super) fn reset(&mut self) {
+        for &u in &self.touched {
+            self.unit_mask[u as usize] = 0;
+            self.unit_head[u as usize] = NONE;
+        }
+        for &r in &self.cand_list {
+            self.cand[(r / 64) as usize] = 0;
+        }
+        for &x in &self.regex_touched {
+            self.regex_state[x as usize] = 0;
+        }
+        self.touched.clear();
+        self.cand_list.clear();
+        self.regex_touched.clear();
+        self.occ.clear();
+        self.unit_at.clear();
+        self.span_at.clear();
+        self.slots.clear();
+    }
+}
