@@ -164,7 +164,13 @@ fn notice(dest: &str, feed: &FeedConfig, title: &str, detail: &str, now: DateTim
     h.update([0]);
     h.update(title.as_bytes());
     h.update([0]);
-    h.update(now.timestamp().to_le_bytes());
+    // Nanoseconds: two notices of one kind in the same second (two quick `run --once`) are
+    // two events, not one.
+    h.update(
+        now.timestamp_nanos_opt()
+            .unwrap_or(now.timestamp())
+            .to_le_bytes(),
+    );
     let id = format!("n{}", &hex::encode(h.finalize())[..24]);
     Digest {
         id,
