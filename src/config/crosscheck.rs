@@ -1,7 +1,7 @@
 //! Checks that span files: duplicate names, and references from rules and
 //! `health_notify` to feeds, tags and destinations (expanded to names).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::daemon::DaemonDraft;
@@ -73,6 +73,8 @@ pub(crate) fn cross_check(
         let what = format!("rule `{}`", r.name.value);
         let feeds_of = r.feeds.as_ref().map(|list| {
             let mut out: Vec<String> = Vec::new();
+            // A tag can name thousands of feeds: dedupe by set, not by scanning `out`.
+            let mut taken: HashSet<&str> = HashSet::new();
             for entry in list {
                 let matched: Vec<&str> = match entry.value.strip_prefix("tag:") {
                     Some(tag) => feeds
@@ -107,7 +109,7 @@ pub(crate) fn cross_check(
                     diag.errors.push(entry.loc.error(msg));
                 }
                 for m in matched {
-                    if !out.iter().any(|o| o == m) {
+                    if taken.insert(m) {
                         out.push(m.to_string());
                     }
                 }
