@@ -106,7 +106,7 @@ pub async fn run(explicit: Option<&Path>, once: bool) -> u8 {
         Err(code) => return code,
     };
     let engine = match Engine::new(Arc::new(cfg), StoreHandle::new(store)) {
-        Ok(e) => e,
+        Ok(e) => Arc::new(e),
         Err(e) => {
             eprintln!("feedwatch: {e}");
             return EXIT_BAD_INPUT;

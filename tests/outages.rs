@@ -62,9 +62,9 @@ fn load(dir: &Path, toml: &str) -> Arc<Config> {
     Arc::new(feedwatch::config::load(&path).unwrap_or_else(|e| panic!("{e}\n{toml}")))
 }
 
-fn engine(cfg: Arc<Config>) -> Engine {
+fn engine(cfg: Arc<Config>) -> Arc<Engine> {
     let store = Store::open(&cfg.daemon.state).expect("open store");
-    Engine::new(cfg, StoreHandle::new(store)).expect("engine")
+    Arc::new(Engine::new(cfg, StoreHandle::new(store)).expect("engine"))
 }
 
 /// A port on 127.0.0.1 with nothing listening: connecting to it is refused.
@@ -538,6 +538,6 @@ async fn refused_and_unresolvable_feeds_back_off_and_recover() {
 }
 
 /// A new engine on the same state file, as a SIGHUP reload builds one.
-fn engine_reloaded(old: &Engine, cfg: Arc<Config>) -> Engine {
-    Engine::new(cfg, old.store().clone()).expect("engine")
+fn engine_reloaded(old: &Engine, cfg: Arc<Config>) -> Arc<Engine> {
+    Arc::new(Engine::new(cfg, old.store().clone()).expect("engine"))
 }

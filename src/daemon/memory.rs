@@ -61,5 +61,6 @@ pub async fn release_free_memory(store: &crate::pipeline::StoreHandle) {
     if let Err(e) = store.call(|s| s.release_memory()).await {
         tracing::debug!(error = %e, "cannot release the state database's cache");
     }
+    store.close_idle_readers();
     trim_heap();
 }

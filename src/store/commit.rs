@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::{StoreError, sql};
 use super::feeds::{CommitSummary, PollCommit};
@@ -71,7 +71,7 @@ pub(super) const ALL: [&str; 11] = [
 type Group<'a> = (i64, usize, &'a str, Vec<String>, Vec<String>);
 
 pub(super) fn commit_poll(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     c: &PollCommit,
 ) -> Result<CommitSummary, StoreError> {
@@ -171,7 +171,7 @@ fn guid_is_global(guid: &str) -> bool {
 /// the same global guid, else the oldest with the same normalised link, else (for an
 /// entry with neither guid nor link) the oldest with the same content-hash key.
 fn find_global(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     feed: &str,
     item: &Item,
@@ -203,7 +203,7 @@ fn find_global(
 }
 
 fn insert_item(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     item: &Item,
     matched: bool,
@@ -234,7 +234,7 @@ fn insert_item(
 }
 
 fn upsert_outbox(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     (id, destination): (i64, &str),
     rules: &[String],

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -298,7 +298,7 @@ fn unknown(path: &Path, id: &str) -> StoreError {
 }
 
 fn record_delivery(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     name: &str,
     now: DateTime<Utc>,
@@ -313,7 +313,7 @@ fn record_delivery(
 }
 
 fn assemble(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
     destination: &str,
     max_items: usize,

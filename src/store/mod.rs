@@ -71,6 +71,8 @@ use error::sql;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Inside [`Store::begin_batch`]: each write is a savepoint of the batch's transaction.
+    batch: bool,
 }
 
 impl Store {
@@ -80,7 +82,11 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = schema::open_writer(&path)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            batch: false,
+        })
     }
 
     /// Opens an existing state database for reading (`feedwatch status` while the daemon
@@ -88,7 +94,11 @@ impl Store {
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = schema::open_reader(&path)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            batch: false,
+        })
     }
 
     /// The database file.
@@ -168,12 +178,21 @@ fn json_list(list: &[String]) -> String {
 
 impl Store {
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction: all of it is written, or none.
+    /// Inside a batch it runs in a savepoint instead: all of it or none, made durable
+    /// with the rest of the batch by [`Store::end_batch`].
     fn write<T>(
         &mut self,
         context: &'static str,
-        f: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection, &Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let path = &self.path;
+        if self.batch {
+            // Dropped on error: rolls back to the savepoint, leaving the batch's other writes.
+            let sp = self.conn.savepoint().map_err(sql(path, context))?;
+            let out = f(&sp, path)?;
+            sp.commit().map_err(sql(path, context))?;
+            return Ok(out);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -181,6 +200,67 @@ impl Store {
         let out = f(&tx, path)?;
         tx.commit().map_err(sql(path, context))?;
         Ok(out)
+    }
+
+    /// Starts a group commit: the writes until [`Store::end_batch`] share one transaction,
+    /// each in its own savepoint, so one failing write leaves the others. One commit for
+    /// many polls writes each shared page once instead of once per poll.
+    pub fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(sql(&self.path, "starting a group commit"))?;
+        self.batch = true;
+        Ok(())
+    }
+
+    /// Inside a batch, starts one caller's share of it: [`Store::end_batch_item`] keeps or
+    /// undoes everything written since, so a caller's several writes stay all-or-nothing.
+    pub fn begin_batch_item(&mut self) -> Result<(), StoreError> {
+        if !self.batch {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("SAVEPOINT batch_item")
+            .map_err(sql(&self.path, "starting a group commit"))
+    }
+
+    /// Ends the share begun by [`Store::begin_batch_item`]: keeps it or rolls it back.
+    pub fn end_batch_item(&mut self, keep: bool) -> Result<(), StoreError> {
+        if !self.batch {
+            return Ok(());
+        }
+        let statement = if keep {
+            "RELEASE batch_item"
+        } else {
+            "ROLLBACK TO batch_item; RELEASE batch_item"
+        };
+        self.conn
+            .execute_batch(statement)
+            .map_err(sql(&self.path, "recording a poll in a group commit"))
+    }
+
+    /// Ends the batch: commits it (or, with `commit` false, rolls it back). Nothing
+    /// written inside the batch is durable before this returns `Ok`.
+    pub fn end_batch(&mut self, commit: bool) -> Result<(), StoreError> {
+        if !self.batch {
+            return Ok(());
+        }
+        self.batch = false;
+        let (statement, context) = if commit {
+            ("COMMIT", "committing a group commit")
+        } else {
+            ("ROLLBACK", "rolling back a group commit")
+        };
+        let done = self.conn.execute_batch(statement);
+        if done.is_err() && !self.conn.is_autocommit() {
+            // A failed COMMIT leaves the transaction open: give it up rather than let the
+            // next write nest in it.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        done.map_err(sql(&self.path, context))
     }
 }
 

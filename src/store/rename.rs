@@ -59,7 +59,7 @@ impl Store {
     }
 }
 
-fn rename(tx: &rusqlite::Transaction<'_>, from: &str, to: &str) -> rusqlite::Result<()> {
+fn rename(tx: &rusqlite::Connection, from: &str, to: &str) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE feeds SET name = ?2 WHERE name = ?1",
         params![from, to],

@@ -13,7 +13,7 @@ use feedwatch::store::{DestinationStatus, Store, StoreError, StoredDigest};
 
 pub struct Outbox {
     pub dir: tempfile::TempDir,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
 }
 
 /// The config header every outbox test shares: alert on the first poll, no age limit.
@@ -72,8 +72,9 @@ impl Outbox {
         let cfg = feedwatch::config::load(&dir.path().join("feedwatch.toml"))
             .unwrap_or_else(|e| panic!("test config does not load:\n{e}"));
         let store = Store::open(&cfg.daemon.state).expect("open state");
-        let engine =
-            Engine::new(Arc::new(cfg), StoreHandle::new(store)).expect("engine from config");
+        let engine = Arc::new(
+            Engine::new(Arc::new(cfg), StoreHandle::new(store)).expect("engine from config"),
+        );
         Outbox { dir, engine }
     }
 

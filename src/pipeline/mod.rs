@@ -7,12 +7,11 @@
 //! before anything is delivered, and a digest is marked sent only after the destination
 //! accepted it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, FeedConfig, FeedSource, FirstPoll};
@@ -20,51 +19,24 @@ use crate::deliver::{Deliverer, DeliveryError, ErrorKind as DeliveryErrorKind};
 use crate::fetch::{FetchLimits, FetchOutcome, FetchRequest, Fetcher};
 use crate::model::Item;
 use crate::pacing::{self, FeedHints};
-use crate::rules::{Document, RuleSet};
 use crate::schedule::Schedule;
-use crate::store::{ConfiguredFeed, OutboxEntry, PollCommit, Store, StoreError};
+use crate::store::{ConfiguredFeed, OutboxEntry, PollCommit, StoreError};
 
-/// The synchronous store behind a mutex, used from blocking threads.
-///
-/// Callers queue for the store on an async semaphore before taking a blocking thread, so
-/// a burst of finished polls waits as cheap tasks rather than as parked threads each
-/// holding its parsed items (the blocking pool would otherwise grow to hundreds of
-/// threads, and memory with it).
-#[derive(Clone)]
-pub struct StoreHandle {
-    store: Arc<Mutex<Store>>,
-    turn: Arc<Semaphore>,
-}
+mod matching;
+mod store_handle;
+pub use store_handle::StoreHandle;
 
-impl StoreHandle {
-    pub fn new(store: Store) -> StoreHandle {
-        StoreHandle {
-            store: Arc::new(Mutex::new(store)),
-            turn: Arc::new(Semaphore::new(1)),
-        }
-    }
+use matching::Matcher;
 
-    /// Runs `f` with the store on a blocking thread, one call at a time.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
-        R: Send + 'static,
-    {
-        let Ok(_turn) = self.turn.acquire().await else {
-            return Err(StoreError::Task(
-                "the state database handle is closed".into(),
-            ));
-        };
-        let inner = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = inner
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
-    }
+/// A fetched body after the blocking stage: parsed, checked against the seen keys, matched.
+struct Processed {
+    items: Vec<Item>,
+    new_items: usize,
+    flood_held: bool,
+    matches: matching::PollMatches,
+    ttl_minutes: Option<u32>,
+    skip_hours: Vec<u32>,
+    skip_days: Vec<u32>,
 }
 
 /// What happened to one feed in one poll.
@@ -149,13 +121,14 @@ pub struct DeliveryReport {
 /// shared clients.
 pub struct Engine {
     pub config: Arc<Config>,
-    rules: RuleSet,
-    /// For each rule, the feeds it applies to (None = every feed).
-    rule_feeds: Vec<Option<HashSet<String>>>,
+    matcher: Arc<Matcher>,
     store: StoreHandle,
     fetcher: Fetcher,
     deliverer: Deliverer,
     global: Arc<Semaphore>,
+    /// Polls between their fetch and their commit: bounds the bodies and parsed items
+    /// held at once (memory stays flat however many feeds are due).
+    in_flight: Arc<Semaphore>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -171,27 +144,22 @@ pub enum EngineError {
 
 impl Engine {
     pub fn new(config: Arc<Config>, store: StoreHandle) -> Result<Engine, EngineError> {
-        let queries: Vec<_> = config.rules.iter().map(|r| &r.query).collect();
-        let rules = RuleSet::new(&queries);
-        let rule_feeds = config
-            .rules
-            .iter()
-            .map(|r| r.feeds.as_ref().map(|f| f.iter().cloned().collect()))
-            .collect();
+        let matcher = Arc::new(Matcher::new(config.clone()));
         let fetcher = Fetcher::new(FetchLimits {
             timeout: config.daemon.fetch_timeout,
             max_body: config.daemon.max_body,
         })?;
         let deliverer = Deliverer::new().map_err(|e| EngineError::Deliver(e.to_string()))?;
         let global = Arc::new(Semaphore::new(config.daemon.concurrency.max(1)));
+        let in_flight = Arc::new(Semaphore::new(config.daemon.concurrency.max(1) * 2));
         Ok(Engine {
             config,
-            rules,
-            rule_feeds,
+            matcher,
             store,
             fetcher,
             deliverer,
             global,
+            in_flight,
             hosts: Mutex::new(HashMap::new()),
         })
     }
@@ -230,15 +198,21 @@ impl Engine {
     }
 
     /// Polls every feed once, `concurrency` at a time and at most `per_host` per host,
-    /// processing each feed as its answer arrives. Reports come in config order.
-    pub async fn poll_all(&self) -> Vec<FeedReport> {
+    /// processing each feed as its answer arrives (each poll is its own task, so parsing
+    /// and matching use every core). Reports come in config order.
+    pub async fn poll_all(self: &Arc<Self>) -> Vec<FeedReport> {
         let feeds = &self.config.feeds;
         let mut reports: Vec<Option<FeedReport>> = vec![None; feeds.len()];
-        let mut polls = futures_util::stream::iter(feeds.iter().enumerate())
-            .map(|(i, feed)| async move { (i, self.poll_feed(feed).await) })
-            .buffer_unordered(self.config.daemon.concurrency.max(1) * 2);
-        while let Some((i, report)) = polls.next().await {
-            reports[i] = Some(report);
+        let mut polls = tokio::task::JoinSet::new();
+        for (i, feed) in feeds.iter().enumerate() {
+            let (engine, feed) = (self.clone(), feed.clone());
+            polls.spawn(async move { (i, engine.poll_feed(&feed).await) });
+        }
+        while let Some(done) = polls.join_next().await {
+            match done {
+                Ok((i, report)) => reports[i] = Some(report),
+                Err(e) => tracing::error!(error = %e, "a poll task failed"),
+            }
         }
         reports.into_iter().flatten().collect()
     }
@@ -293,7 +267,7 @@ impl Engine {
         let interval = feed.interval;
         let cap = self.config.daemon.max_backoff;
         self.store
-            .call(move |s| {
+            .call_batched(move |s| {
                 let failures = s.feed_state(&name)?.map_or(0, |st| st.failures) + 1;
                 let wait = pacing::backoff(interval, failures, cap, retry_after, pacing::jitter());
                 let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
@@ -313,17 +287,20 @@ impl Engine {
         let name = feed.name.clone();
         let state = self
             .store
-            .call(move |s| s.feed_state(&name))
+            .read(move |s| s.feed_state(&name))
             .await
             .map_err(|e| e.to_string())?;
 
+        // Permits in one order everywhere: host, then in-flight, then global. A poll
+        // waiting for its host holds neither of the others, so one busy host cannot
+        // starve the rest.
+        let host = self.host_semaphore(feed);
+        let host_permit = match &host {
+            Some(h) => Some(h.acquire().await.map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let _in_flight = self.in_flight.acquire().await.map_err(|e| e.to_string())?;
         let fetched = {
-            // The host's permit first: a fetch waiting for its host holds no global permit.
-            let host = self.host_semaphore(feed);
-            let _host = match &host {
-                Some(h) => Some(h.acquire().await.map_err(|e| e.to_string())?),
-                None => None,
-            };
             let _global = self.global.acquire().await.map_err(|e| e.to_string())?;
             let req = FetchRequest {
                 source: &feed.source,
@@ -332,19 +309,21 @@ impl Engine {
                 user_agent: &feed.user_agent,
                 headers: &feed.headers,
             };
-            match self.fetcher.fetch(req).await {
-                Ok(f) => f,
-                Err(e) => {
-                    let msg = e.to_string();
-                    let (failures, next) = self.record_failure(feed, &msg, Some(&e)).await;
-                    return Ok((
-                        FeedOutcome::Failed {
-                            error: msg,
-                            failures,
-                        },
-                        next,
-                    ));
-                }
+            self.fetcher.fetch(req).await
+        };
+        drop(host_permit);
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                let msg = e.to_string();
+                let (failures, next) = self.record_failure(feed, &msg, Some(&e)).await;
+                return Ok((
+                    FeedOutcome::Failed {
+                        error: msg,
+                        failures,
+                    },
+                    next,
+                ));
             }
         };
 
@@ -361,7 +340,7 @@ impl Engine {
                 );
                 let name = feed.name.clone();
                 self.store
-                    .call(move |s| s.record_not_modified(&name, now, next))
+                    .call_batched(move |s| s.record_not_modified(&name, now, next))
                     .await
                     .map_err(|e| e.to_string())?;
                 return Ok((FeedOutcome::NotModified, Some(next)));
@@ -369,57 +348,70 @@ impl Engine {
             FetchOutcome::Modified(f) => f,
         };
 
-        let body = fetched.body;
-        let charset = fetched.charset.clone();
-        let base = fetched.final_url.clone();
-        let parsed = tokio::task::spawn_blocking(move || {
-            crate::parse::parse_feed(&body, charset.as_deref(), base.as_deref())
-        })
-        .await
-        .map_err(|e| format!("parser task failed: {e}"))?
-        .map_err(|e| e.to_string())?;
-
-        let items = parsed.items;
         let first_poll = !state.as_ref().is_some_and(|s| s.polled_ok);
         let first_poll_seen = first_poll && self.config.daemon.first_poll == FirstPoll::Seen;
-        let name = feed.name.clone();
-        let (items, unseen) = self
-            .store
-            .call(move |s| {
-                let unseen = s.unseen(&name, &items)?;
-                Ok((items, unseen))
+        // Parse, the unseen check and matching are CPU work: one blocking task for the
+        // three, so polls proceed in parallel on every core.
+        let processed = {
+            let body = fetched.body;
+            let charset = fetched.charset.clone();
+            let base = fetched.final_url.clone();
+            let name = feed.name.clone();
+            let store = self.store.clone();
+            let matcher = self.matcher.clone();
+            let flood_limit = self.config.daemon.flood_limit;
+            tokio::task::spawn_blocking(move || -> Result<Processed, String> {
+                let parsed = crate::parse::parse_feed(&body, charset.as_deref(), base.as_deref())
+                    .map_err(|e| e.to_string())?;
+                drop(body);
+                let crate::model::ParsedFeed {
+                    items,
+                    ttl_minutes,
+                    skip_hours,
+                    skip_days,
+                    ..
+                } = parsed;
+                let reader_name = name.clone();
+                let (items, unseen) = store
+                    .read_blocking(move |s| {
+                        let unseen = s.unseen(&reader_name, &items)?;
+                        Ok((items, unseen))
+                    })
+                    .map_err(|e| e.to_string())?;
+                let new_items = unseen.iter().filter(|n| **n).count();
+                // A publisher whose guids change on every fetch would make everything new
+                // each time: past the flood limit, hold the lot (mark seen, alert nothing)
+                // and say so once.
+                let flood_held = !first_poll && new_items > flood_limit;
+                let matches = if first_poll_seen || flood_held {
+                    Vec::new()
+                } else {
+                    matcher.match_new(&name, &items, &unseen, now)
+                };
+                Ok(Processed {
+                    items,
+                    new_items,
+                    flood_held,
+                    matches,
+                    ttl_minutes,
+                    skip_hours,
+                    skip_days,
+                })
             })
             .await
-            .map_err(|e| e.to_string())?;
-
-        let new_items = unseen.iter().filter(|n| **n).count();
-        // A publisher whose guids change on every fetch would make everything new each time:
-        // past the flood limit, hold the lot (mark seen, alert nothing) and say so once.
-        let flood_held = !first_poll && new_items > self.config.daemon.flood_limit;
-        let mut matches = Vec::new();
-        let mut match_count = 0;
-        if !first_poll_seen && !flood_held {
-            for (i, item) in items.iter().enumerate() {
-                if !unseen.get(i).copied().unwrap_or(false) || self.too_old(item, now) {
-                    continue;
-                }
-                let entries = self.match_item(feed, item);
-                if !entries.is_empty() {
-                    match_count += entries.len();
-                    matches.push((i, entries));
-                }
-            }
-        }
+            .map_err(|e| format!("parser task failed: {e}"))??
+        };
         let next_poll = pacing::next_poll_after_success(
             now,
             feed.interval,
             &FeedHints {
                 server: Some(&fetched.hints),
-                ttl_minutes: parsed.ttl_minutes,
-                skip_hours: &parsed.skip_hours,
-                skip_days: &parsed.skip_days,
+                ttl_minutes: processed.ttl_minutes,
+                skip_hours: &processed.skip_hours,
+                skip_days: &processed.skip_days,
             },
         );
+        let (new_items, flood_held) = (processed.new_items, processed.flood_held);
         let commit = PollCommit {
             feed: feed.name.clone(),
             source: Some(crate::identity::feed_source_id(&feed.source)),
@@ -428,16 +420,15 @@ impl Engine {
             last_modified: fetched.last_modified,
             http_status: matches!(feed.source, FeedSource::Http(_)).then_some(fetched.status),
             next_poll,
-            items,
-            matches,
+            items: processed.items,
+            matches: processed.matches,
         };
         let item_count = commit.items.len();
         let summary = self
             .store
-            .call(move |s| s.commit_poll(&commit))
+            .call_batched(move |s| s.commit_poll(&commit))
             .await
             .map_err(|e| e.to_string())?;
-        let _ = match_count;
         Ok((
             FeedOutcome::Polled {
                 items: item_count,
@@ -450,39 +441,10 @@ impl Engine {
         ))
     }
 
-    fn too_old(&self, item: &Item, now: DateTime<Utc>) -> bool {
-        match (self.config.daemon.max_age, item.published) {
-            (Some(max_age), Some(published)) => {
-                chrono::Duration::from_std(max_age).is_ok_and(|m| published < now - m)
-            }
-            _ => false,
-        }
-    }
-
     /// The outbox entries for one new item: every rule that applies to its feed and
     /// matches, times the rule's destinations.
     pub fn match_item(&self, feed: &FeedConfig, item: &Item) -> Vec<OutboxEntry> {
-        let doc = Document::from_item(item, &feed.name);
-        let applies = |r: usize| {
-            self.rule_feeds
-                .get(r)
-                .is_some_and(|scope| scope.as_ref().is_none_or(|s| s.contains(&feed.name)))
-        };
-        let mut out = Vec::new();
-        for m in self.rules.matches(&doc, &applies) {
-            let Some(rule) = self.config.rules.get(m.rule) else {
-                continue;
-            };
-            tracing::debug!(feed = %feed.name, rule = %rule.name, item = %item.key, matched = ?m.matched, "rule matched");
-            for dest in &rule.notify {
-                out.push(OutboxEntry {
-                    rule: rule.name.clone(),
-                    destination: dest.clone(),
-                    matched: m.matched.clone(),
-                });
-            }
-        }
-        out
+        self.matcher.match_item(&feed.name, item)
     }
 
     /// Assembles and sends every digest that is due at `now`. `cycle_done` says a poll

@@ -1,0 +1,382 @@
+//! The state store seen from async code: one writer thread that owns the writing
+//! connection, and a small pool of read-only connections for the reads of a poll.
+//!
+//! Every write goes through the writer thread's queue, in order. Consecutive poll
+//! records ([`StoreHandle::call_batched`]) are group-committed: the writer takes all that
+//! are queued (up to [`MAX_BATCH`]), runs each in a savepoint of one transaction and
+//! commits once, and only then answers each caller, so nothing is reported recorded
+//! before it is durable. Under load this turns thousands of small transactions, each
+//! rewriting the same index pages, into a few hundred; when idle, a batch is one poll.
+//!
+//! Reads that only concern one feed's own rows ([`StoreHandle::read_blocking`]: the
+//! unseen check of a poll, the feed's state) run on the caller's blocking thread through
+//! a read-only connection, concurrently with the writer (WAL mode). A feed's earlier
+//! commits are always visible to them: its poll waits for each commit's answer.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::store::{Store, StoreError};
+
+/// Poll records group-committed at most per transaction: bounds how long one commit
+/// holds the write lock (short commands such as `feedwatch retry` wait for it).
+pub const MAX_BATCH: usize = 64;
+
+/// Idle read-only connections kept for reuse; more may be open while busy.
+const MAX_IDLE_READERS: usize = 4;
+
+/// What a batched job leaves to do once its batch is committed (or failed to commit).
+type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
+type BatchedJob = Box<dyn FnOnce(&mut Store) -> (bool, Finish) + Send>;
+
+enum Job {
+    /// Runs on its own, in its own transactions.
+    One(Box<dyn FnOnce(&mut Store) + Send>),
+    /// Runs inside a group commit (all its writes or none); answers after the commit.
+    /// Returns whether it succeeded.
+    Batched(BatchedJob),
+}
+
+struct Inner {
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Mutex<Vec<Store>>,
+    path: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer thread once it has run what was queued;
+        // waiting for it lets the connection close (and checkpoint) before exit.
+        self.jobs = None;
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// A cloneable handle to the state store (see the module doc).
+#[derive(Clone)]
+pub struct StoreHandle {
+    inner: Arc<Inner>,
+}
+
+fn closed() -> StoreError {
+    StoreError::Task("the state database's writer has stopped".into())
+}
+
+impl StoreHandle {
+    /// Starts the writer thread, which owns `store` from now on.
+    pub fn new(store: Store) -> StoreHandle {
+        let path = store.path().to_path_buf();
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("feedwatch-store".into())
+            .spawn(move || writer_loop(store, rx));
+        let (jobs, writer) = match writer {
+            Ok(handle) => (Some(tx), Some(handle)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the state database's writer thread");
+                (None, None)
+            }
+        };
+        StoreHandle {
+            inner: Arc::new(Inner {
+                jobs,
+                writer,
+                readers: Mutex::new(Vec::new()),
+                path,
+            }),
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.inner
+            .jobs
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(job)
+            .map_err(|_| closed())
+    }
+
+    /// Runs `f` with the store on the writer thread, after everything queued before it.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::One(Box::new(move |s| {
+            let _ = tx.send(f(s));
+        })))?;
+        rx.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    /// Like [`StoreHandle::call`] for a poll's record (commit, 304, failure): it may share
+    /// one transaction with other queued records, and is answered once that commits.
+    /// `f` must only write through the store's own methods (each is one savepoint).
+    pub async fn call_batched<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Batched(Box::new(move |s| {
+            let out = f(s);
+            let ok = out.is_ok();
+            let finish: Finish = Box::new(move |committed: Result<(), &StoreError>| {
+                let out = match committed {
+                    Ok(()) => out,
+                    Err(e) if out.is_ok() => Err(StoreError::Task(format!(
+                        "the poll's record was not committed: {e}"
+                    ))),
+                    Err(_) => out,
+                };
+                let _ = tx.send(out);
+            });
+            (ok, finish)
+        })))?;
+        rx.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    /// Runs a read on the calling (blocking) thread through a read-only connection; when
+    /// none can be opened, on the writer thread instead. Never call from async code.
+    pub fn read_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pooled = self.lock_readers().pop();
+        let reader = match pooled {
+            Some(r) => Some(r),
+            None => match Store::open_read_only(&self.inner.path) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no read-only connection; reading on the writer");
+                    None
+                }
+            },
+        };
+        let Some(reader) = reader else {
+            let (tx, rx) = mpsc::channel();
+            self.send(Job::One(Box::new(move |s| {
+                let _ = tx.send(f(s));
+            })))?;
+            return rx.recv().unwrap_or_else(|_| Err(closed()));
+        };
+        let out = f(&reader);
+        let mut idle = self.lock_readers();
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(reader);
+        }
+        out
+    }
+
+    /// [`StoreHandle::read_blocking`] from async code, on a blocking thread.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let handle = self.clone();
+        tokio::task::spawn_blocking(move || handle.read_blocking(f))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+    }
+
+    /// Closes the idle read-only connections (and so frees their page caches).
+    pub fn close_idle_readers(&self) {
+        self.lock_readers().clear();
+    }
+
+    fn lock_readers(&self) -> std::sync::MutexGuard<'_, Vec<Store>> {
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn writer_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::One(f) => run_guarded(|| f(&mut store)),
+            Job::Batched(first) => {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(Job::Batched(f)) => batch.push(f),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&mut store, batch);
+            }
+        }
+    }
+}
+
+/// Runs a job; a panic in it loses only that job (its caller sees the writer's error).
+fn run_guarded(f: impl FnOnce()) {
+    if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
+        tracing::error!("a state database task panicked; its caller gets an error");
+    }
+}
+
+fn run_batch(store: &mut Store, batch: Vec<BatchedJob>) {
+    // A single record gains nothing from a batch: it runs in its own transaction.
+    let grouped = batch.len() > 1
+        && match store.begin_batch() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "no group commit; recording polls one by one");
+                false
+            }
+        };
+    let mut finishes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let share = grouped && store.begin_batch_item().is_ok();
+        let (ok, finish) = match std::panic::catch_unwind(AssertUnwindSafe(|| job(store))) {
+            Ok((ok, finish)) => (ok, Some(finish)),
+            Err(_) => {
+                tracing::error!("a state database task panicked; its caller gets an error");
+                (false, None)
+            }
+        };
+        if share && let Err(e) = store.end_batch_item(ok) {
+            tracing::error!(error = %e, "cannot close a poll's share of a group commit");
+        }
+        finishes.extend(finish);
+    }
+    let committed = if grouped {
+        store.end_batch(true)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &committed {
+        tracing::error!(error = %e, "cannot commit the recorded polls");
+    }
+    for finish in finishes {
+        finish(committed.as_ref().map(|_| ()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("state.db")).expect("open store");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn calls_run_in_order_and_batches_answer_after_commit() {
+        let (_dir, store) = temp_store();
+        let handle = StoreHandle::new(store);
+        let now = chrono::Utc::now();
+        // Many batched writes queued at once: each answers Ok, and every one of them is
+        // visible to a reader afterwards.
+        let mut calls = Vec::new();
+        for i in 0..200 {
+            let h = handle.clone();
+            calls.push(tokio::spawn(async move {
+                h.call_batched(move |s| s.record_not_modified(&format!("feed-{i}"), now, now))
+                    .await
+            }));
+        }
+        for c in calls {
+            c.await.expect("task").expect("recorded");
+        }
+        let found = handle
+            .read(|s| {
+                (0..200)
+                    .map(|i| s.feed_state(&format!("feed-{i}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .expect("read");
+        assert!(found.iter().all(Option::is_some));
+    }
+
+    #[tokio::test]
+    async fn a_failing_record_leaves_the_others_of_its_batch() {
+        let (_dir, store) = temp_store();
+        let handle = StoreHandle::new(store);
+        let now = chrono::Utc::now();
+        // Occupy the writer so the next records queue up and share one batch.
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let blocker = {
+            let h = handle.clone();
+            tokio::spawn(async move {
+                h.call(move |_| {
+                    let _ = release_rx.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let good = {
+            let h = handle.clone();
+            tokio::spawn(async move {
+                h.call_batched(move |s| s.record_not_modified("good", now, now))
+                    .await
+            })
+        };
+        let bad = {
+            let h = handle.clone();
+            tokio::spawn(async move {
+                h.call_batched(move |s| {
+                    s.record_not_modified("bad", now, now)?;
+                    // Fails after writing: its own write must be rolled back.
+                    s.mark_sent("no-such-digest", now)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        release_tx.send(()).expect("release");
+        blocker.await.expect("task").expect("blocker");
+        good.await.expect("task").expect("good recorded");
+        assert!(bad.await.expect("task").is_err());
+        let (good, bad) = handle
+            .read(|s| Ok((s.feed_state("good")?, s.feed_state("bad")?)))
+            .await
+            .expect("read");
+        assert!(good.is_some());
+        assert!(
+            bad.is_none(),
+            "the failed record's own write was rolled back"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_loses_only_itself() {
+        let (_dir, store) = temp_store();
+        let handle = StoreHandle::new(store);
+        let r: Result<(), StoreError> = handle.call(|_| panic!("boom")).await;
+        assert!(r.is_err());
+        let now = chrono::Utc::now();
+        handle
+            .call(move |s| s.record_not_modified("after", now, now))
+            .await
+            .expect("the writer still runs");
+    }
+}
