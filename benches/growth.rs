@@ -106,13 +106,11 @@ fn simulate(a: &Args) {
                 let c = commit(&feed, now, items, &|n| n >= fresh_from);
                 store.commit_poll(&c).unwrap_or_else(|e| panic!("{e}"));
             }
-            for d in store
+            for id in store
                 .assemble_digests("hook", 100, now)
                 .unwrap_or_else(|e| panic!("{e}"))
             {
-                store
-                    .mark_sent(&d.id, now)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                store.mark_sent(&id, now).unwrap_or_else(|e| panic!("{e}"));
             }
         }
         let midnight = t0() + chrono::Duration::days(day as i64 + 1);

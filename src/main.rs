@@ -98,9 +98,10 @@ fn main() -> ExitCode {
         daemon,
     );
     feedwatch::init_crypto();
-    if daemon {
+    if matches!(cli.command, Command::Run { .. }) {
         // Before the runtime's threads exist: an idle daemon should not sit on glibc
-        // arenas left over from its blocking pool's threads.
+        // arenas left over from its blocking pool's threads, and a cycle over thousands
+        // of feeds should not grow one arena per blocking thread that parsed some.
         feedwatch::daemon::limit_arenas();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -20,7 +20,7 @@ use crate::fetch::{FetchLimits, FetchOutcome, FetchRequest, Fetcher};
 use crate::model::Item;
 use crate::pacing::{self, FeedHints};
 use crate::schedule::Schedule;
-use crate::store::{ConfiguredFeed, OutboxEntry, PollCommit, StoreError};
+use crate::store::{ConfiguredFeed, DigestStatus, OutboxEntry, PollCommit, StoreError};
 
 mod matching;
 mod store_handle;
@@ -142,6 +142,35 @@ pub enum EngineError {
     Deliver(String),
 }
 
+/// Indices of `feeds` taking one feed of each host in turn (first host first, each
+/// host's feeds in config order); local files count as one host.
+fn interleave_by_host(feeds: &[FeedConfig]) -> Vec<usize> {
+    interleave(feeds.iter().map(|feed| match &feed.source {
+        FeedSource::Http(url) => url.host_str().map(str::to_ascii_lowercase),
+        _ => None,
+    }))
+}
+
+/// Indices of `keys` taking one of each distinct key in turn, keys in order of first
+/// appearance, each key's indices in order.
+fn interleave<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> Vec<usize> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<K, usize> = HashMap::new();
+    for (i, key) in keys.enumerate() {
+        let n = *slot.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[n].push(i);
+    }
+    let mut order = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    let mut queues: Vec<_> = groups.into_iter().map(Vec::into_iter).collect();
+    while !queues.is_empty() {
+        queues.retain_mut(|q| q.next().map(|i| order.push(i)).is_some());
+    }
+    order
+}
+
 impl Engine {
     pub fn new(config: Arc<Config>, store: StoreHandle) -> Result<Engine, EngineError> {
         let matcher = Arc::new(Matcher::new(config.clone()));
@@ -203,12 +232,22 @@ impl Engine {
     pub async fn poll_all(self: &Arc<Self>) -> Vec<FeedReport> {
         let feeds = &self.config.feeds;
         let mut reports: Vec<Option<FeedReport>> = vec![None; feeds.len()];
+        // A poll's task exists only while it is one of the next few to run: ten thousand
+        // feeds are never ten thousand live futures (memory stays flat with the number
+        // of feeds). Feeds are started host by host in turn, so a window full of one
+        // busy host's feeds does not hold back the others.
+        let window = self.config.daemon.concurrency.max(1) * 4;
+        let mut order = interleave_by_host(feeds).into_iter();
         let mut polls = tokio::task::JoinSet::new();
-        for (i, feed) in feeds.iter().enumerate() {
-            let (engine, feed) = (self.clone(), feed.clone());
-            polls.spawn(async move { (i, engine.poll_feed(&feed).await) });
-        }
-        while let Some(done) = polls.join_next().await {
+        loop {
+            while polls.len() < window {
+                let Some(i) = order.next() else { break };
+                let (engine, feed) = (self.clone(), feeds[i].clone());
+                polls.spawn(async move { (i, engine.poll_feed(&feed).await) });
+            }
+            let Some(done) = polls.join_next().await else {
+                break;
+            };
             match done {
                 Ok((i, report)) => reports[i] = Some(report),
                 Err(e) => tracing::error!(error = %e, "a poll task failed"),
@@ -536,7 +575,7 @@ impl Engine {
                         s.set_destination_due(&name, next)?;
                     }
                 }
-                s.due_digests(&name, now)
+                s.due_digest_ids(&name, now)
             })
             .await;
         let due = match assembled {
@@ -547,7 +586,19 @@ impl Engine {
             }
         };
         let mut reports = Vec::new();
-        for stored in due {
+        // One digest in memory at a time, loaded just before it is sent: a backlog of
+        // thousands of digests costs a list of ids, not thousands of payloads.
+        for id in due {
+            let wanted = id.clone();
+            let stored = match self.store.read(move |s| s.digest(&wanted)).await {
+                // Still pending: another round may have sent it since the list was read.
+                Ok(Some(stored)) if stored.status == DigestStatus::Pending => stored,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!(destination = %dest.name, digest = %id, error = %e, "cannot read a due digest");
+                    break;
+                }
+            };
             let digest = stored.digest;
             let started = std::time::Instant::now();
             let result = self.deliverer.deliver(dest, &digest).await;
@@ -626,5 +677,17 @@ impl Engine {
             }
         }
         reports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interleave;
+
+    #[test]
+    fn interleave_takes_each_host_in_turn() {
+        let hosts = ["a", "a", "a", "b", "c", "c", "a"];
+        assert_eq!(interleave(hosts.iter()), [0, 3, 4, 1, 5, 2, 6]);
+        assert!(interleave(std::iter::empty::<u8>()).is_empty());
     }
 }

@@ -16,7 +16,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::store::{Store, StoreError};
@@ -25,8 +25,10 @@ use crate::store::{Store, StoreError};
 /// holds the write lock (short commands such as `feedwatch retry` wait for it).
 pub const MAX_BATCH: usize = 64;
 
-/// Idle read-only connections kept for reuse; more may be open while busy.
-const MAX_IDLE_READERS: usize = 4;
+/// Read-only connections open at most. More would not read faster on a small machine,
+/// and each one opened costs a schema parse and its own page cache: a read that finds
+/// all of them busy waits for one instead of opening another.
+const MAX_READERS: usize = 4;
 
 /// What a batched job leaves to do once its batch is committed (or failed to commit).
 type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
@@ -43,8 +45,17 @@ enum Job {
 struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
-    readers: Mutex<Vec<Store>>,
+    readers: Mutex<Readers>,
+    /// Signalled when a reader is returned to the pool.
+    reader_free: Condvar,
     path: PathBuf,
+}
+
+/// The read-only connections: the idle ones, and how many are open in all.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Store>,
+    open: usize,
 }
 
 impl Drop for Inner {
@@ -89,7 +100,8 @@ impl StoreHandle {
             inner: Arc::new(Inner {
                 jobs,
                 writer,
-                readers: Mutex::new(Vec::new()),
+                readers: Mutex::new(Readers::default()),
+                reader_free: Condvar::new(),
                 path,
             }),
         }
@@ -151,30 +163,46 @@ impl StoreHandle {
         F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let pooled = self.lock_readers().pop();
-        let reader = match pooled {
-            Some(r) => Some(r),
-            None => match Store::open_read_only(&self.inner.path) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no read-only connection; reading on the writer");
-                    None
-                }
-            },
-        };
-        let Some(reader) = reader else {
+        let Some(reader) = self.take_reader() else {
             let (tx, rx) = mpsc::channel();
             self.send(Job::One(Box::new(move |s| {
                 let _ = tx.send(f(s));
             })))?;
             return rx.recv().unwrap_or_else(|_| Err(closed()));
         };
-        let out = f(&reader);
-        let mut idle = self.lock_readers();
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(reader);
+        let lent = Lent {
+            handle: self,
+            reader: Some(reader),
+        };
+        lent.reader.as_ref().map_or_else(|| Err(closed()), f)
+    }
+
+    /// An idle reader, or a new one while fewer than [`MAX_READERS`] are open, or else the
+    /// next one returned. `None` when none can be opened (the caller reads on the writer).
+    fn take_reader(&self) -> Option<Store> {
+        let mut readers = self.lock_readers();
+        loop {
+            if let Some(r) = readers.idle.pop() {
+                return Some(r);
+            }
+            if readers.open < MAX_READERS {
+                readers.open += 1;
+                drop(readers);
+                return match Store::open_read_only(&self.inner.path) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.lock_readers().open -= 1;
+                        tracing::debug!(error = %e, "no read-only connection; reading on the writer");
+                        None
+                    }
+                };
+            }
+            readers = self
+                .inner
+                .reader_free
+                .wait(readers)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        out
     }
 
     /// [`StoreHandle::read_blocking`] from async code, on a blocking thread.
@@ -191,14 +219,35 @@ impl StoreHandle {
 
     /// Closes the idle read-only connections (and so frees their page caches).
     pub fn close_idle_readers(&self) {
-        self.lock_readers().clear();
+        let mut readers = self.lock_readers();
+        readers.open -= readers.idle.len();
+        readers.idle.clear();
     }
 
-    fn lock_readers(&self) -> std::sync::MutexGuard<'_, Vec<Store>> {
+    fn lock_readers(&self) -> std::sync::MutexGuard<'_, Readers> {
         self.inner
             .readers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A reader taken from the pool, returned when dropped; after a panic in the read it is
+/// closed instead (and the pool may open a fresh one), so a panic never leaks a slot.
+struct Lent<'a> {
+    handle: &'a StoreHandle,
+    reader: Option<Store>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let mut readers = self.handle.lock_readers();
+        match self.reader.take() {
+            Some(r) if !std::thread::panicking() => readers.idle.push(r),
+            _ => readers.open -= 1,
+        }
+        drop(readers);
+        self.handle.inner.reader_free.notify_one();
     }
 }
 
@@ -378,5 +427,49 @@ mod tests {
             .call(move |s| s.record_not_modified("after", now, now))
             .await
             .expect("the writer still runs");
+    }
+
+    #[test]
+    fn readers_are_bounded_and_a_panicking_read_frees_its_slot() {
+        let (_dir, store) = temp_store();
+        let handle = StoreHandle::new(store);
+        // Four times as many concurrent reads as readers: all are answered, and never
+        // more than MAX_READERS connections are open.
+        let most = Arc::new(Mutex::new(0usize));
+        std::thread::scope(|scope| {
+            for _ in 0..MAX_READERS * 4 {
+                let (h, most) = (handle.clone(), most.clone());
+                scope.spawn(move || {
+                    let watcher = h.clone();
+                    h.read_blocking(move |s| {
+                        let open = watcher.lock_readers().open;
+                        let mut m = most.lock().unwrap_or_else(|p| p.into_inner());
+                        *m = (*m).max(open);
+                        drop(m);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        s.feed_state("none")
+                    })
+                    .expect("read")
+                });
+            }
+        });
+        let most = *most.lock().unwrap_or_else(|p| p.into_inner());
+        assert!((1..=MAX_READERS).contains(&most), "{most} readers open");
+
+        // Every slot lost to a panic would leave later reads waiting forever.
+        for _ in 0..MAX_READERS + 1 {
+            let h = handle.clone();
+            let crashed = std::thread::spawn(move || {
+                h.read_blocking(|_| -> Result<(), StoreError> { panic!("a read panics") })
+            })
+            .join();
+            assert!(crashed.is_err());
+        }
+        let (open, idle) = {
+            let readers = handle.lock_readers();
+            (readers.open, readers.idle.len())
+        };
+        assert_eq!(open, idle);
+        assert!(handle.read_blocking(|s| s.feed_state("none")).is_ok());
     }
 }

@@ -68,13 +68,14 @@ fn stored_digest(r: &Row<'_>) -> rusqlite::Result<StoredDigest> {
 impl Store {
     /// Takes every match pending for `destination`, oldest first, and commits it into
     /// digests of at most `max_items` items, each due at once. Sends nothing. Returns the
-    /// new digests (none when nothing was pending).
+    /// new digests' ids, oldest first (none when nothing was pending). Only one digest's
+    /// items are held in memory at a time, however many matches are pending.
     pub fn assemble_digests(
         &mut self,
         destination: &str,
         max_items: usize,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Digest>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let max_items = max_items.max(1);
         let now = whole_seconds(now);
         // A digest id goes out on the wire right after this commit, so it must survive
@@ -93,6 +94,27 @@ impl Store {
         self.conn
             .pragma_update(None, "synchronous", level)
             .map_err(sql(&self.path, "setting synchronous"))
+    }
+
+    /// Ids of the pending digests of `destination` whose next attempt is due, oldest
+    /// first: the delivery loop loads each with [`Store::digest`] just before sending it,
+    /// so a large backlog is never held in memory at once.
+    pub fn due_digest_ids(
+        &self,
+        destination: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM digests
+                 WHERE destination = ?1 AND status = 'pending' AND next_attempt <= ?2
+                 ORDER BY created_at, rowid",
+            )
+            .map_err(sql(&self.path, "reading digests"))?;
+        stmt.query_map(params![destination, ts(now)], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(sql(&self.path, "reading digests"))
     }
 
     /// Pending digests of `destination` whose next attempt is due, oldest first.
@@ -318,46 +340,28 @@ fn assemble(
     destination: &str,
     max_items: usize,
     now: DateTime<Utc>,
-) -> Result<Vec<Digest>, StoreError> {
-    let mut pending = Vec::new();
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT o.item_id, o.rules, o.matched, i.key, i.guid, i.link, i.title,
-                        i.published, i.summary
-                 FROM outbox o JOIN items i ON i.id = o.item_id
-                 WHERE o.destination = ?1 AND o.digest_id IS NULL
-                 ORDER BY o.created_at, o.item_id",
-            )
-            .map_err(sql(path, "reading the outbox"))?;
-        let mut rows = stmt
-            .query([destination])
-            .map_err(sql(path, "reading the outbox"))?;
-        while let Some(r) = rows.next().map_err(sql(path, "reading the outbox"))? {
-            let id: i64 = r.get(0).map_err(sql(path, "reading the outbox"))?;
-            let item = digest_item(r).map_err(sql(path, "reading the outbox"))?;
-            pending.push((id, item));
-        }
-    }
-    let mut feeds_stmt = tx
-        .prepare_cached("SELECT feed FROM item_feeds WHERE item_id = ?1 ORDER BY first_seen, rowid")
-        .map_err(sql(path, "reading item feeds"))?;
-    for (id, item) in &mut pending {
-        item.feeds = feeds_stmt
-            .query_map([*id], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(sql(path, "reading item feeds"))?;
-        item.feed = item.feeds.first().cloned().unwrap_or_default();
-    }
-
-    let mut digests = Vec::new();
+) -> Result<Vec<String>, StoreError> {
+    let pending: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT item_id FROM outbox
+             WHERE destination = ?1 AND digest_id IS NULL
+             ORDER BY created_at, item_id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([destination], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(sql(path, "reading the outbox"))?;
+    let mut ids = Vec::new();
     for chunk in pending.chunks(max_items) {
-        let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
         let digest = Digest {
-            id: digest_id(destination, now, &ids),
+            id: digest_id(destination, now, chunk),
             destination: destination.to_string(),
             created_at: now,
-            items: chunk.iter().map(|(_, item)| item.clone()).collect(),
+            items: chunk
+                .iter()
+                .map(|&id| pending_item(tx, path, destination, id))
+                .collect::<Result<_, _>>()?,
         };
         let payload = serde_json::to_string(&digest).map_err(|e| StoreError::Invalid {
             path: path.to_path_buf(),
@@ -374,13 +378,38 @@ fn assemble(
                 "UPDATE outbox SET digest_id = ?3 WHERE item_id = ?1 AND destination = ?2",
             )
             .map_err(sql(path, "assigning matches to a digest"))?;
-        for id in &ids {
+        for id in chunk {
             mark.execute(params![id, destination, digest.id])
                 .map_err(sql(path, "assigning matches to a digest"))?;
         }
-        digests.push(digest);
+        ids.push(digest.id);
     }
-    Ok(digests)
+    Ok(ids)
+}
+
+/// One pending outbox row of `destination` as a digest item, with every feed it was
+/// seen in, first seen first.
+fn pending_item(
+    tx: &Connection,
+    path: &Path,
+    destination: &str,
+    item_id: i64,
+) -> Result<DigestItem, StoreError> {
+    let mut item = tx
+        .prepare_cached(
+            "SELECT o.item_id, o.rules, o.matched, i.key, i.guid, i.link, i.title,
+                    i.published, i.summary
+             FROM outbox o JOIN items i ON i.id = o.item_id
+             WHERE o.item_id = ?1 AND o.destination = ?2",
+        )
+        .and_then(|mut stmt| stmt.query_row(params![item_id, destination], digest_item))
+        .map_err(sql(path, "reading the outbox"))?;
+    item.feeds = tx
+        .prepare_cached("SELECT feed FROM item_feeds WHERE item_id = ?1 ORDER BY first_seen, rowid")
+        .and_then(|mut stmt| stmt.query_map([item_id], |r| r.get(0))?.collect())
+        .map_err(sql(path, "reading item feeds"))?;
+    item.feed = item.feeds.first().cloned().unwrap_or_default();
+    Ok(item)
 }
 
 /// The snapshot of one outbox row; `feed`/`feeds` are filled in afterwards.

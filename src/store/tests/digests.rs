@@ -32,7 +32,7 @@ fn assembly_snapshots_items_and_is_idempotent() {
     store.commit_poll(&c).unwrap();
     assert_eq!(store.pending_matches("console").unwrap(), 2);
 
-    let digests = store.assemble_digests("console", 100, at(1, 0)).unwrap();
+    let digests = assembled(&mut store, "console", 100, at(1, 0));
     assert_eq!(digests.len(), 1);
     let d = &digests[0];
     assert_eq!(
@@ -59,12 +59,7 @@ fn assembly_snapshots_items_and_is_idempotent() {
     );
 
     assert_eq!(store.pending_matches("console").unwrap(), 0);
-    assert!(
-        store
-            .assemble_digests("console", 100, at(1, 1))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(assembled(&mut store, "console", 100, at(1, 1)).is_empty());
     assert_eq!(count(&store, "digests"), 1);
     // Unmatched items keep no snippet.
     let quiet: String = store
@@ -82,7 +77,7 @@ fn assembly_snapshots_items_and_is_idempotent() {
 fn max_items_splits_into_complete_digests_oldest_first() {
     let (_dir, mut store) = fresh();
     pending(&mut store, "console", 5);
-    let digests = store.assemble_digests("console", 2, at(1, 0)).unwrap();
+    let digests = assembled(&mut store, "console", 2, at(1, 0));
     let sizes: Vec<_> = digests.iter().map(|d| d.items.len()).collect();
     assert_eq!(sizes, [2, 2, 1]);
     let ids: Vec<_> = digests
@@ -102,7 +97,7 @@ fn max_items_splits_into_complete_digests_oldest_first() {
 fn a_digest_keeps_its_id_and_bytes_across_a_restart() {
     let (dir, mut store) = fresh();
     pending(&mut store, "hook", 3);
-    let made = store.assemble_digests("hook", 100, at(1, 0)).unwrap();
+    let made = assembled(&mut store, "hook", 100, at(1, 0));
     drop(store);
     let mut store = Store::open(dir.path().join("state/feedwatch.db")).unwrap();
     let due = store.due_digests("hook", at(1, 0)).unwrap();
@@ -113,21 +108,14 @@ fn a_digest_keeps_its_id_and_bytes_across_a_restart() {
         serde_json::to_string(&made[0]).unwrap()
     );
     // Nothing is re-assembled under another id after the restart.
-    assert!(
-        store
-            .assemble_digests("hook", 100, at(1, 1))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(assembled(&mut store, "hook", 100, at(1, 1)).is_empty());
 }
 
 #[test]
 fn delivery_lifecycle() {
     let (_dir, mut store) = fresh();
     pending(&mut store, "hook", 1);
-    let id = store.assemble_digests("hook", 100, at(1, 0)).unwrap()[0]
-        .id
-        .clone();
+    let id = assembled(&mut store, "hook", 100, at(1, 0))[0].id.clone();
     assert_eq!(store.next_retry("hook").unwrap(), Some(at(1, 0)));
 
     store
@@ -197,7 +185,7 @@ fn destinations_have_independent_queues_and_durable_schedules() {
     let mut c = commit("tass", at(0, 0), vec![item("a")]);
     c.matches = vec![(0, vec![hit("r", "mail", &[]), hit("r", "hook", &[])])];
     store.commit_poll(&c).unwrap();
-    let mail = store.assemble_digests("mail", 100, at(0, 1)).unwrap();
+    let mail = assembled(&mut store, "mail", 100, at(0, 1));
     store
         .mark_retry(&mail[0].id, at(0, 1), "451 try later", at(0, 5))
         .unwrap();
@@ -206,7 +194,7 @@ fn destinations_have_independent_queues_and_durable_schedules() {
         1,
         "mail's trouble leaves hook alone"
     );
-    let hook = store.assemble_digests("hook", 100, at(0, 1)).unwrap();
+    let hook = assembled(&mut store, "hook", 100, at(0, 1));
     assert_ne!(hook[0].id, mail[0].id);
     assert_eq!(store.due_digests("hook", at(0, 1)).unwrap().len(), 1);
 

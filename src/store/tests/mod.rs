@@ -18,6 +18,19 @@ fn at(day: i64, hour: i64) -> DateTime<Utc> {
     base.unwrap_or_default() + Duration::days(day) + Duration::hours(hour)
 }
 
+/// Assembles `destination`'s pending matches and reads back the new digests.
+fn assembled(
+    store: &mut Store,
+    destination: &str,
+    max_items: usize,
+    now: DateTime<Utc>,
+) -> Vec<crate::model::Digest> {
+    let ids = store.assemble_digests(destination, max_items, now).unwrap();
+    ids.iter()
+        .map(|id| store.digest(id).unwrap().unwrap().digest)
+        .collect()
+}
+
 /// A fresh store in its own temporary folder (kept alive by the returned guard).
 fn fresh() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

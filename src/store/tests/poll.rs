@@ -134,7 +134,7 @@ fn cross_feed_duplicates_are_reported_once_naming_both_feeds() {
         );
         assert_eq!((s.new_items, s.new_matches, s.merged), (1, 0, 1), "{case}");
         assert_eq!(store.pending_matches("console").unwrap(), 1, "{case}");
-        let digests = store.assemble_digests("console", 100, at(0, 2)).unwrap();
+        let digests = assembled(&mut store, "console", 100, at(0, 2));
         assert_eq!(digests.len(), 1, "{case}");
         let d = &digests[0].items[0];
         assert_eq!(d.feeds, ["tass", "ria"], "{case}");
@@ -155,7 +155,7 @@ fn a_duplicate_arriving_after_its_digest_is_not_reported_again() {
         vec![item("a")],
         &[(0, "csto", "console")],
     );
-    store.assemble_digests("console", 100, at(0, 1)).unwrap();
+    assembled(&mut store, "console", 100, at(0, 1));
     let s = poll(
         &mut store,
         "ria",
@@ -165,12 +165,7 @@ fn a_duplicate_arriving_after_its_digest_is_not_reported_again() {
     );
     assert_eq!((s.new_items, s.new_matches, s.already_reported), (1, 0, 1));
     assert_eq!(store.pending_matches("console").unwrap(), 0);
-    assert!(
-        store
-            .assemble_digests("console", 100, at(0, 3))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(assembled(&mut store, "console", 100, at(0, 3)).is_empty());
 }
 
 #[test]
@@ -222,7 +217,7 @@ fn rules_for_one_item_and_destination_fold_into_one_row() {
     )];
     let s = store.commit_poll(&c).unwrap();
     assert_eq!((s.new_matches, s.merged), (1, 0));
-    let d = store.assemble_digests("console", 10, at(0, 1)).unwrap();
+    let d = assembled(&mut store, "console", 10, at(0, 1));
     assert_eq!(d[0].items[0].rules, ["csto", "lavrov"]);
     assert_eq!(d[0].items[0].matched, ["CSTO", "ОДКБ", "Lavrov"]);
 }

@@ -19,7 +19,7 @@ fn prune_keeps_what_is_present_pending_or_failed() {
         vec![item("a"), item("b")],
         &[(1, "r", "console")],
     );
-    let sent = store.assemble_digests("console", 100, at(0, 1)).unwrap();
+    let sent = assembled(&mut store, "console", 100, at(0, 1));
     store.mark_sent(&sent[0].id, at(0, 1)).unwrap();
     poll(
         &mut store,
@@ -35,7 +35,7 @@ fn prune_keeps_what_is_present_pending_or_failed() {
         vec![item("a"), item("f")],
         &[(1, "r", "hook")],
     );
-    let failed = store.assemble_digests("hook", 100, at(1, 1)).unwrap();
+    let failed = assembled(&mut store, "hook", 100, at(1, 1));
     store
         .mark_failed(&failed[0].id, at(1, 1), "410 Gone")
         .unwrap();
@@ -67,7 +67,7 @@ fn prune_keeps_what_is_present_pending_or_failed() {
         1,
         "c is still owed"
     );
-    let owed = store.assemble_digests("console", 100, at(100, 1)).unwrap();
+    let owed = assembled(&mut store, "console", 100, at(100, 1));
     assert_eq!(owed[0].items[0].title, "Title of c");
     assert_eq!(
         store.destinations_status(&["hook"]).unwrap()[0]
@@ -150,7 +150,7 @@ fn the_file_stops_growing_under_steady_churn() {
                 &matched,
             );
         }
-        for d in store.assemble_digests("console", 100, at(day, 12)).unwrap() {
+        for d in assembled(&mut store, "console", 100, at(day, 12)) {
             store.mark_sent(&d.id, at(day, 12)).unwrap();
         }
         store.prune(at(day, 23), 7 * DAY, 5 * DAY).unwrap();
