@@ -12,6 +12,9 @@
 //! unseen check of a poll, the feed's state) run on the caller's blocking thread through
 //! a read-only connection, concurrently with the writer (WAL mode). A feed's earlier
 //! commits are always visible to them: its poll waits for each commit's answer.
+//!
+//! A third thread checkpoints the WAL (copies it back into the database file) shortly
+//! after writes, so commits never wait for that copying and its `fsync`s.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -19,7 +22,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Checkpointer, Store, StoreError};
 
 /// Poll records group-committed at most per transaction: bounds how long one commit
 /// holds the write lock (short commands such as `feedwatch retry` wait for it).
@@ -252,13 +255,17 @@ impl Drop for Lent<'_> {
 }
 
 fn writer_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
+    let checkpoints = CheckpointThread::start(&store);
     let mut next = None;
     loop {
+        if let Some(c) = &checkpoints {
+            c.wake();
+        }
         let job = match next.take() {
             Some(job) => job,
             None => match jobs.recv() {
                 Ok(job) => job,
-                Err(_) => return,
+                Err(_) => break,
             },
         };
         match job {
@@ -277,6 +284,72 @@ fn writer_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
                 }
                 run_batch(&mut store, batch);
             }
+        }
+    }
+    // The checkpointer's connection closes first, so the writer's, the last one, folds
+    // the WAL back into the database file.
+    if let Some(c) = checkpoints {
+        c.stop();
+    }
+}
+
+/// The thread that checkpoints the WAL for the writer (see [`Store::leave_checkpoints`]).
+struct CheckpointThread {
+    wake: mpsc::SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl CheckpointThread {
+    /// Starts it, or returns `None` and leaves the checkpoints to the writer's connection.
+    fn start(store: &Store) -> Option<CheckpointThread> {
+        let checkpointer = store
+            .checkpointer()
+            .map_err(|e| tracing::debug!(error = %e, "the writer checkpoints by itself"))
+            .ok()?;
+        let (wake, woken) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("feedwatch-ckpt".into())
+            .spawn(move || checkpoint_loop(&checkpointer, &woken))
+            .map_err(|e| tracing::debug!(error = %e, "the writer checkpoints by itself"))
+            .ok()?;
+        let started = CheckpointThread { wake, thread };
+        if let Err(e) = store.leave_checkpoints() {
+            tracing::debug!(error = %e, "the writer checkpoints by itself");
+            started.stop();
+            return None;
+        }
+        Some(started)
+    }
+
+    /// After a write: a checkpoint is due within [`CHECKPOINT_DELAY`].
+    fn wake(&self) {
+        let _ = self.wake.try_send(());
+    }
+
+    fn stop(self) {
+        drop(self.wake);
+        let _ = self.thread.join();
+    }
+}
+
+/// How long writes gather before a checkpoint copies them: a page written many times in
+/// that while is copied once, and there are at most this many checkpoints a second.
+const CHECKPOINT_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn checkpoint_loop(checkpointer: &Checkpointer, woken: &mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while woken.recv().is_ok() {
+        let due = std::time::Instant::now() + CHECKPOINT_DELAY;
+        loop {
+            match woken.recv_timeout(due.saturating_duration_since(std::time::Instant::now())) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        if let Err(e) = checkpointer.checkpoint() {
+            // The writer's backstop checkpoints keep the WAL bounded meanwhile.
+            tracing::debug!(error = %e, "a background checkpoint failed");
         }
     }
 }
@@ -414,6 +487,49 @@ mod tests {
             bad.is_none(),
             "the failed record's own write was rolled back"
         );
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_off_the_writer_thread() {
+        let (dir, store) = temp_store();
+        let db = dir.path().join("state.db");
+        let handle = StoreHandle::new(store);
+        let now = chrono::Utc::now();
+        let before = std::fs::metadata(&db).expect("db file").len();
+        // ~600 pages of feed rows: under SQLite's own 1,000-page autocheckpoint, so only
+        // the checkpoint thread can move them from the WAL into the database file.
+        for batch in 0..20 {
+            handle
+                .call(move |s| {
+                    for i in 0..100 {
+                        let name = format!("feed-{batch}-{i}-{}", "x".repeat(400));
+                        s.record_not_modified(&name, now, now)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .expect("recorded");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut size = before;
+        while size < before + 500_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            size = std::fs::metadata(&db).expect("db file").len();
+        }
+        assert!(
+            size >= before + 500_000,
+            "database file {before} -> {size} bytes: the WAL was not checkpointed"
+        );
+        // The writer keeps working, and closing folds everything back.
+        handle
+            .call(move |s| s.record_not_modified("after", now, now))
+            .await
+            .expect("the writer still runs");
+        drop(handle);
+        let wal = dir.path().join("state.db-wal");
+        assert!(!wal.exists() || std::fs::metadata(&wal).expect("wal").len() == 0);
+        let store = Store::open(&db).expect("reopen");
+        assert!(store.feed_state("after").expect("read").is_some());
     }
 
     #[tokio::test]

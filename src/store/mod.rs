@@ -75,6 +75,30 @@ pub struct Store {
     batch: bool,
 }
 
+/// WAL pages after which the writer checkpoints by itself even when a [`Checkpointer`]
+/// runs (64 MiB; SQLite's default, which the writer uses without one, is 1,000 pages).
+pub const BACKSTOP_CHECKPOINT_PAGES: i64 = 16_384;
+
+/// A second connection that only copies the WAL back into the database file (a
+/// `PASSIVE` checkpoint: it never blocks the writer or a reader, and copies what it can).
+#[derive(Debug)]
+pub struct Checkpointer {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Checkpointer {
+    /// Runs one passive checkpoint; returns the WAL's frames and how many of them are
+    /// now in the database file.
+    pub fn checkpoint(&self) -> Result<(i32, i32), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .map_err(sql(&self.path, "checkpointing the write-ahead log"))
+    }
+}
+
 impl Store {
     /// Opens the state database for writing, creating its folder and file when missing and
     /// upgrading an older schema. Refuses, without touching it, a file that is not a
@@ -125,9 +149,27 @@ impl Store {
         Ok(lines.join("\n"))
     }
 
+    /// Opens a [`Checkpointer`] on this database, for a thread of its own.
+    pub fn checkpointer(&self) -> Result<Checkpointer, StoreError> {
+        Ok(Checkpointer {
+            conn: schema::open_checkpointer(&self.path)?,
+            path: self.path.clone(),
+        })
+    }
+
+    /// Leaves the WAL checkpoints to a [`Checkpointer`] running on another thread: from
+    /// now on this connection checkpoints only as a backstop, once the WAL holds
+    /// [`BACKSTOP_CHECKPOINT_PAGES`] frames. A commit then never waits for a checkpoint's
+    /// copying and `fsync`s (on a slow disk, most of a large cycle's commit time).
+    pub fn leave_checkpoints(&self) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
+            .map_err(sql(&self.path, "handing checkpoints to their own thread"))
+    }
+
     /// Frees SQLite's page cache and other memory the connection can do without
     /// (`sqlite3_db_release_memory`): the daemon calls it before it sleeps, so an idle
-    /// process does not keep up to `cache_size` (2 MB) of pages it will reread anyway.
+    /// process does not keep up to `cache_size` (32 MiB) of pages it will reread anyway.
     pub fn release_memory(&self) -> Result<(), StoreError> {
         self.conn
             .release_memory()

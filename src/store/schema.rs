@@ -174,6 +174,11 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     // of feeds walks; every miss is a read system call. Pages are allocated as used.
     conn.pragma_update(None, "cache_size", CACHE_KIB)
         .map_err(sql(path, "setting the cache size"))?;
+    // A group commit runs each poll in a savepoint, and SQLite keeps the original of every
+    // page a savepoint changes in a statement journal, spilled to a temporary file past
+    // 64 KiB: a pwrite per page per poll. In memory it is a copy, freed at each release.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(sql(path, "keeping temporary data in memory"))?;
     // Without the query planner stability guarantee, SQLite marks a parameter compared with
     // an indexed column as plan-relevant (checking whether a partial index applies, for
     // example) and then re-prepares the statement on every new value bound: a full parse
@@ -188,15 +193,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 
 /// Opens an existing database for reading while the daemon may be writing to it.
 pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    if !path.exists() {
-        return Err(StoreError::Missing {
-            path: path.to_path_buf(),
-        });
-    }
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(sql(path, "opening"))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(sql(path, "setting the busy timeout"))?;
+    let conn = open_existing(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let version = user_version(&conn, path)?;
     refuse_newer(path, version)?;
     if version < LATEST {
@@ -266,4 +263,24 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         .map_err(sql(path, "recording the schema version"))?;
     tx.commit()
         .map_err(sql(path, "committing the schema upgrade"))
+}
+
+/// Opens a connection to an existing database that only runs WAL checkpoints (see
+/// [`super::Checkpointer`]): no schema is read and nothing else is written through it.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    open_existing(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+}
+
+/// A second connection to a database that must already exist (never created here).
+fn open_existing(path: &Path, access: OpenFlags) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let flags = access | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sql(path, "opening"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql(path, "setting the busy timeout"))?;
+    Ok(conn)
 }

@@ -24,6 +24,11 @@ fn creates_folder_and_file_with_the_chosen_settings() {
     assert_eq!(pragma_i64(&store, "auto_vacuum"), 2, "incremental");
     assert_eq!(pragma_i64(&store, "foreign_keys"), 1);
     assert_eq!(pragma_i64(&store, "synchronous"), 1, "normal");
+    assert_eq!(
+        pragma_i64(&store, "temp_store"),
+        2,
+        "statement journals in memory"
+    );
     assert_eq!(pragma_i64(&store, "user_version"), LATEST);
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
