@@ -258,9 +258,6 @@ fn writer_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
     let checkpoints = CheckpointThread::start(&store);
     let mut next = None;
     loop {
-        if let Some(c) = &checkpoints {
-            c.wake();
-        }
         let job = match next.take() {
             Some(job) => job,
             None => match jobs.recv() {
@@ -284,6 +281,9 @@ fn writer_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
                 }
                 run_batch(&mut store, batch);
             }
+        }
+        if let Some(c) = &checkpoints {
+            c.wake();
         }
     }
     // The checkpointer's connection closes first, so the writer's, the last one, folds
