@@ -325,6 +325,43 @@ fn many_rules_applies_filter_and_reuse() {
     assert!(RuleSet::default().matches(&doc, &|_| true).is_empty());
 }
 
+/// Matches come back in rule order whether the candidates were few (sorted) or many
+/// (read off the candidate bit set), and the next document starts clean.
+#[test]
+fn many_candidates_come_back_in_rule_order() {
+    // Rules 0, 3, 6, ... match the English text; the others are candidates (they share
+    // its words) that do not match.
+    let texts: Vec<String> = (0..300)
+        .map(|i| match i % 3 {
+            0 => "Lavrov".to_string(),
+            1 => format!("Lavrov AND absent{i}"),
+            _ => format!("\"Lavrov absent{i}\""),
+        })
+        .collect();
+    let queries: Vec<Query> = texts.iter().filter_map(|q| Query::parse(q).ok()).collect();
+    assert_eq!(queries.len(), 300);
+    let want: Vec<usize> = (0..300).step_by(3).collect();
+    for n in [12, 30, 300] {
+        let refs: Vec<&Query> = queries[..n].iter().collect();
+        let set = RuleSet::new(&refs);
+        let doc = Document {
+            title: EN_TITLE,
+            summary: EN_SUMMARY,
+            ..Document::default()
+        };
+        for _ in 0..2 {
+            let got: Vec<usize> = set
+                .matches(&doc, &|_| true)
+                .into_iter()
+                .map(|m| m.rule)
+                .collect();
+            let expect: Vec<usize> = want.iter().copied().filter(|&r| r < n).collect();
+            assert_eq!(got, expect, "{n} rules");
+            assert!(set.matches(&Document::default(), &|_| true).is_empty());
+        }
+    }
+}
+
 #[test]
 fn examples_in_docs_parse() {
     let doc = include_str!("../../docs/rules.md");

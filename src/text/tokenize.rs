@@ -36,8 +36,7 @@ static CLASS: [u8; 256] = {
 };
 
 /// Folded form of a basic Cyrillic code point U+0400..U+047F.
-#[inline]
-fn fold_cyrillic(cp: u32) -> u32 {
+const fn fold_cyrillic(cp: u32) -> u32 {
     match cp {
         0x401 | 0x451 => 0x435,
         0x400..=0x40F => cp + 0x50,
@@ -45,6 +44,25 @@ fn fold_cyrillic(cp: u32) -> u32 {
         0x460..=0x47F => cp | 1,
         _ => cp,
     }
+}
+
+/// U+0400..U+047F, indexed by `cp - 0x400` → its folded form, also as `cp - 0x400`.
+/// Both are encoded in UTF-8 as 0xD0 or 0xD1 followed by one continuation byte, so
+/// the index of a pair `(lead, b2)` is [`cyr_index`] and folding keeps the length.
+static FOLD_CYR: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = (fold_cyrillic(0x400 + i as u32) - 0x400) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Index into [`FOLD_CYR`] of the two-byte character `lead` (0xD0 or 0xD1), `b2`.
+#[inline]
+fn cyr_index(lead: u8, b2: u8) -> usize {
+    usize::from((lead & 1) << 6 | (b2 & 0x3F))
 }
 
 /// Calls `f(folded word, byte span)` for each word of `text`, in order. `buf` is
@@ -73,31 +91,33 @@ pub fn for_each_word(text: &str, buf: &mut String, mut f: impl FnMut(&str, Range
             }
         }
         let start = i;
-        match fast_word(text, start) {
-            Some((end, clean, ascii)) => {
+        // One call of `f` below, so that it is inlined here.
+        let word = match fast_word(text, start) {
+            Some((end, true, _)) => {
+                i = end;
+                &text[start..end]
+            }
+            Some((end, false, ascii)) => {
+                buf.clear();
                 let word = &text[start..end];
-                if clean {
-                    f(word, start..end);
+                if ascii {
+                    buf.push_str(word);
+                    buf.make_ascii_lowercase();
                 } else {
-                    buf.clear();
-                    if ascii {
-                        buf.push_str(word);
-                        buf.make_ascii_lowercase();
-                    } else {
-                        fold_fast(word, buf);
-                    }
-                    f(buf, start..end);
+                    fold_fast(word, buf);
                 }
                 i = end;
+                buf.as_str()
             }
             None => {
                 let (end, _) = word_end(text, start);
                 buf.clear();
                 fold_into(&text[start..end], buf);
-                f(buf, start..end);
                 i = end;
+                buf.as_str()
             }
-        }
+        };
+        f(word, start..i);
     }
 }
 
@@ -111,30 +131,36 @@ fn is_cyr_pair(bytes: &[u8], i: usize) -> bool {
 /// Returns its end, whether it is already folded, and whether it is all ASCII; `None`
 /// when the word contains anything else (another letter or a combining mark), for the
 /// general path to redo.
-#[inline]
+///
+/// Runs of lowercase ASCII and runs of Cyrillic pairs each have their own tight loop:
+/// a word rarely switches script, and one capital at its start costs one extra step.
+#[inline(always)]
 fn fast_word(text: &str, start: usize) -> Option<(usize, bool, bool)> {
     let bytes = text.as_bytes();
     let mut j = start;
     let (mut clean, mut ascii) = (true, true);
-    while j < bytes.len() {
-        let b = bytes[j];
+    loop {
+        while let Some(&b) = bytes.get(j)
+            && CLASS[usize::from(b)] == LOWER
+        {
+            j += 1;
+        }
+        let Some(&b) = bytes.get(j) else { break };
         match CLASS[usize::from(b)] {
-            LOWER => j += 1,
             UPPER => {
                 clean = false;
                 j += 1;
             }
             CYR if is_cyr_pair(bytes, j) => {
-                let b2 = bytes[j + 1];
-                // Capitals U+0400..U+042F, `ё` U+0451, even (capital) U+0460..U+047F.
-                let folds = if b == 0xD0 {
-                    b2 < 0xB0
-                } else {
-                    b2 == 0x91 || (b2 >= 0xA0 && b2 & 1 == 0)
-                };
-                clean &= !folds;
                 ascii = false;
-                j += 2;
+                // Both bytes at once: lead 0xD0 or 0xD1, then a continuation byte.
+                while let Some(&[lead, b2]) = bytes.get(j..j + 2)
+                    && u16::from_le_bytes([lead, b2]) & 0xC0FE == 0x80D0
+                {
+                    let k = cyr_index(lead, b2);
+                    clean &= usize::from(FOLD_CYR[k]) == k;
+                    j += 2;
+                }
             }
             SEP => break,
             _ => {
@@ -154,20 +180,28 @@ fn fast_word(text: &str, start: usize) -> Option<(usize, bool, bool)> {
 /// copying the unchanged runs between the characters that fold (usually only the
 /// capital at the start).
 fn fold_fast(word: &str, buf: &mut String) {
-    let mut run = 0;
-    for (k, c) in word.char_indices() {
-        let folded = if c.is_ascii() {
-            c.to_ascii_lowercase()
-        } else {
-            char::from_u32(fold_cyrillic(c as u32)).unwrap_or(c)
-        };
-        if folded != c {
-            buf.push_str(&word[run..k]);
-            buf.push(folded);
-            run = k + c.len_utf8();
+    let bytes = word.as_bytes();
+    let (mut run, mut k) = (0, 0);
+    while let Some(&b) = bytes.get(k) {
+        if b < 0x80 {
+            if b.is_ascii_uppercase() {
+                buf.push_str(word.get(run..k).unwrap_or_default());
+                buf.push(char::from(b.to_ascii_lowercase()));
+                run = k + 1;
+            }
+            k += 1;
+            continue;
         }
+        let i = cyr_index(b, bytes.get(k + 1).copied().unwrap_or(0));
+        let folded = FOLD_CYR[i];
+        if usize::from(folded) != i {
+            buf.push_str(word.get(run..k).unwrap_or_default());
+            buf.extend(char::from_u32(0x400 + u32::from(folded)));
+            run = k + 2;
+        }
+        k += 2;
     }
-    buf.push_str(&word[run..]);
+    buf.push_str(word.get(run..).unwrap_or_default());
 }
 
 /// End of the word starting at `start` (a word character), and whether it is all ASCII.

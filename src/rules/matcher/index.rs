@@ -142,18 +142,46 @@ struct TrieNode {
     children: Vec<(u8, u32)>,
 }
 
-/// Byte trie of folded prefixes, each ending node carrying a unit id.
+/// Byte trie of folded prefixes, each ending node carrying a unit id, with a filter
+/// in front: most words start with no stored prefix, and most of those are turned
+/// away by one bit test on their first few bytes (their *key*) without a walk.
 #[derive(Debug, Clone)]
 pub(super) struct Trie {
-    /// First byte → node, so the common miss costs one array read.
+    /// First byte → node.
     root: Box<[u32; 256]>,
+    /// First byte → whether some prefix starting with it is shorter than a key, so
+    /// that every word starting with that byte is walked.
+    short: Box<[bool; 256]>,
+    /// Bit set of the keys of the other prefixes.
+    keys: Box<[u64]>,
     nodes: Vec<TrieNode>,
+}
+
+const KEY_BITS_LOG: u32 = 16;
+
+/// Bytes in the key of a word or prefix starting with `first`: three ASCII letters,
+/// or two Cyrillic ones (as many bytes of other scripts).
+#[inline]
+fn key_len(first: u8) -> usize {
+    if first < 0x80 { 3 } else { 4 }
+}
+
+/// The filter bit of a key (3 or 4 bytes).
+#[inline]
+fn key_bit(key: &[u8]) -> usize {
+    let x = key
+        .iter()
+        .rev()
+        .fold(key.len() as u64, |acc, &b| acc << 8 | u64::from(b));
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - KEY_BITS_LOG)) as usize
 }
 
 impl Default for Trie {
     fn default() -> Trie {
         Trie {
             root: Box::new([NONE; 256]),
+            short: Box::new([false; 256]),
+            keys: vec![0u64; (1 << KEY_BITS_LOG) / 64].into_boxed_slice(),
             nodes: Vec::new(),
         }
     }
@@ -179,6 +207,15 @@ impl Trie {
         let Some((&first, rest)) = bytes.split_first() else {
             return NONE;
         };
+        match bytes.get(..key_len(first)) {
+            Some(key) => {
+                let k = key_bit(key);
+                if let Some(b) = self.keys.get_mut(k / 64) {
+                    *b |= 1 << (k % 64);
+                }
+            }
+            None => self.short[usize::from(first)] = true,
+        }
         let mut n = self.root[usize::from(first)];
         if n == NONE {
             n = self.new_node();
@@ -213,6 +250,21 @@ impl Trie {
         let Some((&first, rest)) = bytes.split_first() else {
             return;
         };
+        if !self.short[usize::from(first)] {
+            // Only prefixes at least a key long can start this word: its key must be
+            // one of theirs.
+            let Some(key) = bytes.get(..key_len(first)) else {
+                return;
+            };
+            let k = key_bit(key);
+            if self
+                .keys
+                .get(k / 64)
+                .is_none_or(|b| b & (1 << (k % 64)) == 0)
+            {
+                return;
+            }
+        }
         let mut n = self.root[usize::from(first)];
         if n == NONE {
             return;
@@ -232,7 +284,8 @@ impl Trie {
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        256 * 4
+        256 * 5
+            + self.keys.len() * 8
             + self.nodes.capacity() * std::mem::size_of::<TrieNode>()
             + self
                 .nodes
@@ -295,15 +348,33 @@ mod tests {
         let kyrgyz = t.insert("kyrgyz", &mut id);
         let lav = t.insert("лав", &mut id);
         assert_eq!(t.insert("kyr", || 99), kyr);
-        let walk = |w: &str| {
+        let walk_in = |t: &Trie, w: &str| {
             let mut v = Vec::new();
             t.walk(w, |u| v.push(u));
             v
         };
+        let walk = |w: &str| walk_in(&t, w);
         assert_eq!(walk("kyrgyzstan"), [kyr, kyrgyz]);
         assert_eq!(walk("kyrgy"), [kyr]);
         assert_eq!(walk("ky"), Vec::<u32>::new());
         assert_eq!(walk("лавров"), [lav]);
+        assert_eq!(walk("лаванда"), [lav]);
+        assert_eq!(walk("лавка"), [lav]);
+        assert_eq!(walk("лава"), [lav]);
+        assert_eq!(walk("ла"), Vec::<u32>::new());
+        assert_eq!(walk("лев"), Vec::<u32>::new());
         assert_eq!(walk(""), Vec::<u32>::new());
+        // Prefixes shorter than a key: every word with their first byte is walked.
+        let mut t = t.clone();
+        let walk = |t: &Trie, w: &str| walk_in(t, w);
+        let k = t.insert("k", &mut id);
+        let ky = t.insert("ky", &mut id);
+        let l = t.insert("л", &mut id);
+        assert_eq!(walk(&t, "kyrgyzstan"), [k, ky, kyr, kyrgyz]);
+        assert_eq!(walk(&t, "ky"), [k, ky]);
+        assert_eq!(walk(&t, "kazakh"), [k]);
+        assert_eq!(walk(&t, "лавров"), [l, lav]);
+        assert_eq!(walk(&t, "л"), [l]);
+        assert_eq!(walk(&t, "the"), Vec::<u32>::new());
     }
 }

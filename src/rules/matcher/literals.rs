@@ -16,6 +16,9 @@
 //! literal of 3 bytes or more, e.g. `/\d+/`, `/a.*b/` (`a` is too short), or when the set
 //! would need more than [`MAX_LITERALS`] strings.
 
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind, dfa};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{Hir, HirKind};
@@ -115,6 +118,104 @@ fn normalize(mut lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
 fn score(lits: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
     let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
     (shortest.min(8), std::cmp::Reverse(lits.len()))
+}
+
+/// One automaton over all prefiltered regexes' literals, matching ASCII
+/// case-insensitively and reporting every occurrence of every literal (overlapping
+/// ones too) in a single pass over the text.
+///
+/// The pass is a plain loop over the automaton's transitions: one table read per
+/// byte and one comparison, with no per-match restart and no prefilter (with more
+/// than a handful of literals none applies, and checking for one costs per byte).
+#[derive(Debug, Clone)]
+pub(super) enum LiteralAutomaton {
+    /// The usual form: a full transition table.
+    Dfa(dfa::DFA),
+    /// When the table would be too large to build.
+    Nfa(contiguous::NFA),
+}
+
+impl LiteralAutomaton {
+    /// The automaton of `literals` (pattern i is `literals[i]`), or `None` when neither
+    /// form can be built.
+    pub(super) fn new(literals: &[&[u8]]) -> Option<LiteralAutomaton> {
+        let built = dfa::DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .build(literals);
+        if let Ok(d) = built {
+            return Some(LiteralAutomaton::Dfa(d));
+        }
+        contiguous::NFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(literals)
+            .ok()
+            .map(LiteralAutomaton::Nfa)
+    }
+
+    /// Calls `found(pattern)` for every occurrence of a literal in `text`.
+    #[inline]
+    pub(super) fn for_each_match(&self, text: &[u8], found: impl FnMut(usize)) {
+        match self {
+            LiteralAutomaton::Dfa(a) => scan_all(a, text, found),
+            LiteralAutomaton::Nfa(a) => scan_all(a, text, found),
+        }
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        match self {
+            LiteralAutomaton::Dfa(a) => a.memory_usage(),
+            LiteralAutomaton::Nfa(a) => a.memory_usage(),
+        }
+    }
+}
+
+/// An overlapping search: with [`MatchKind::Standard`], the state after each byte
+/// lists every pattern that ends there.
+#[inline]
+fn scan_all(a: &impl Automaton, text: &[u8], mut found: impl FnMut(usize)) {
+    // Both forms are built with an unanchored start state, so this cannot fail.
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    let mut at = 0;
+    while at < text.len() {
+        (sid, at) = run_to_special(a, text, sid, at);
+        // Without a prefilter, the special states are the dead state (which an
+        // unanchored search never enters) and the match states.
+        if at < text.len() && a.is_match(sid) {
+            for k in 0..a.match_len(sid) {
+                found(a.match_pattern(sid, k).as_usize());
+            }
+        }
+        at += 1;
+    }
+}
+
+/// Steps from state `sid` through `text[at..]` until a special state is entered:
+/// returns that state and the position of the byte that led to it, or `text.len()`.
+///
+/// The hot loop, kept apart from the match handling so that its few values stay in
+/// registers (inlined into its caller they were spilled, at twice the instructions
+/// per byte).
+#[inline(never)]
+fn run_to_special(
+    a: &impl Automaton,
+    text: &[u8],
+    mut sid: StateID,
+    at: usize,
+) -> (StateID, usize) {
+    for (i, &b) in text.iter().enumerate().skip(at) {
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) {
+            return (sid, i);
+        }
+    }
+    (sid, text.len())
 }
 
 #[cfg(test)]

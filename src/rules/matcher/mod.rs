@@ -19,7 +19,6 @@ mod trigger;
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
 use build::{Builder, group_regexes, literal_automaton};
 use std::fmt;
 use std::sync::Mutex;
@@ -28,6 +27,7 @@ use regex::{Regex, RegexSet};
 
 use super::{Document, Query, RuleMatch};
 use index::{FastMap, NONE, Trie, WordIndex};
+use literals::LiteralAutomaton;
 use scan::Scratch;
 use trigger::{Triggers, UnitCost};
 
@@ -93,7 +93,7 @@ pub struct RuleSet {
     /// evaluated for every item.
     always_rules: Vec<u32>,
     /// All prefiltered regexes' literals, ASCII case-insensitively.
-    literals: Option<AhoCorasick>,
+    literals: Option<LiteralAutomaton>,
     /// Literal pattern → the units of the regexes that require it.
     literal_units: Vec<Box<[u32]>>,
     /// Fields a prefiltered regex looks at: the automaton runs over these.
@@ -237,7 +237,7 @@ impl RuleSet {
         for &r in &self.always_rules {
             sc.mark(r);
         }
-        sc.cand_list.sort_unstable();
+        sc.order_candidates();
         let cands = std::mem::take(&mut sc.cand_list);
         let mut out = Vec::new();
         for &r in &cands {
@@ -277,7 +277,10 @@ impl RuleSet {
             .filter(|g| g.set.is_some())
             .map(|g| g.members.len() * 16 * 1024)
             .sum();
-        let literals = self.literals.as_ref().map_or(0, |ac| ac.memory_usage())
+        let literals = self
+            .literals
+            .as_ref()
+            .map_or(0, LiteralAutomaton::heap_bytes)
             + self
                 .literal_units
                 .iter()

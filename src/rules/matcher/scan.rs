@@ -1,8 +1,6 @@
 //! Per-document working memory and the scan: tokenizing a document's field values
 //! once and recording where each unit occurs.
 
-use aho_corasick::Input;
-
 use super::{NONE, RuleSet};
 use crate::rules::Document;
 use crate::rules::ast::Field;
@@ -137,22 +135,15 @@ impl RuleSet {
                     continue;
                 }
                 for text in doc.field_values(field) {
-                    // (An unanchored search of an unanchored automaton cannot fail.)
-                    // No literal contains another (see `build::drop_containing`), so
-                    // restarting just after each match's start finds them all.
-                    let mut at = 0;
-                    while at < text.len()
-                        && let Ok(Some(m)) = ac.try_find(Input::new(text).range(at..))
-                    {
-                        at = m.start() + 1;
-                        let units = self.literal_units.get(m.pattern().as_usize());
+                    ac.for_each_match(text.as_bytes(), |p| {
+                        let units = self.literal_units.get(p);
                         for &u in units.map_or(&[][..], |u| &u[..]) {
                             if unit_mask[u as usize] == 0 {
                                 touched.push(u);
                             }
                             unit_mask[u as usize] |= bit;
                         }
-                    }
+                    });
                 }
             }
         }
@@ -167,6 +158,24 @@ impl Scratch {
         {
             *word |= b;
             self.cand_list.push(r);
+        }
+    }
+
+    /// Puts `cand_list` in rule order: a walk of the candidate bit set when it is
+    /// small next to the list (many candidates among not too many rules), else a sort.
+    pub(super) fn order_candidates(&mut self) {
+        let n = self.cand_list.len();
+        if n <= 16 || self.cand.len() > n * 8 {
+            self.cand_list.sort_unstable();
+            return;
+        }
+        self.cand_list.clear();
+        for (w, &bits) in self.cand.iter().enumerate() {
+            let mut b = bits;
+            while b != 0 {
+                self.cand_list.push(w as u32 * 64 + b.trailing_zeros());
+                b &= b - 1;
+            }
         }
     }
 
