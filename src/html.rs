@@ -14,60 +14,45 @@ pub fn html_to_text(s: &str) -> String {
     let mut i = 0;
     // Start of the pending run of ordinary text, copied in one go when markup interrupts it.
     let mut run = 0;
-    // Next `<` and `&` at or after `i`, found with memchr-speed char searches instead of
-    // looking at every byte; each is searched again only once `i` has passed it.
-    let find = |from: usize, c: char| s[from..].find(c).map_or(s.len(), |p| from + p);
-    let (mut next_lt, mut next_amp) = (find(0, '<'), find(0, '&'));
-    while i < bytes.len() {
-        if next_lt < i {
-            next_lt = find(i, '<');
-        }
-        if next_amp < i {
-            next_amp = find(i, '&');
-        }
-        i = next_lt.min(next_amp);
-        if i >= bytes.len() {
-            break;
-        }
-        match bytes[i] {
-            b'<' => {
-                out.push_text(&s[run..i]);
-                if let Some((body, next)) = cdata(s, i) {
-                    // CDATA is text that must not be decoded.
-                    out.push_text(body);
+    // Only `<` and `&` interrupt a run of text: jump from one to the next (vectorised).
+    while let Some(off) = bytes
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'<', b'&', rest))
+    {
+        i += off;
+        out.push_text(&s[run..i]);
+        if bytes[i] == b'<' {
+            if let Some((body, next)) = cdata(s, i) {
+                // CDATA is text that must not be decoded.
+                out.push_text(body);
+                i = next;
+                run = i;
+                continue;
+            }
+            let (next, brk) = markup(s, i);
+            if brk {
+                out.word_break();
+            }
+            if next == i {
+                // Not markup after all (`a < b`): keep the `<` as text.
+                out.push_text("<");
+                i += 1;
+            } else {
+                i = next;
+            }
+        } else {
+            match decode_reference(s, i) {
+                Some((decoded, next)) => {
+                    decoded.push_to(&mut out);
                     i = next;
-                    run = i;
-                    continue;
                 }
-                let (next, brk) = markup(s, i);
-                if brk {
-                    out.word_break();
-                }
-                if next == i {
-                    // Not markup after all (`a < b`): keep the `<` as text.
-                    out.push_text("<");
+                None => {
+                    out.push_text("&");
                     i += 1;
-                } else {
-                    i = next;
                 }
-                run = i;
             }
-            b'&' => {
-                out.push_text(&s[run..i]);
-                match decode_reference(s, i) {
-                    Some((decoded, next)) => {
-                        decoded.push_to(&mut out);
-                        i = next;
-                    }
-                    None => {
-                        out.push_text("&");
-                        i += 1;
-                    }
-                }
-                run = i;
-            }
-            _ => i += 1,
         }
+        run = i;
     }
     out.push_text(&s[run..]);
     out.finish()
@@ -79,6 +64,22 @@ pub fn collapse_whitespace(s: &str) -> String {
     out.push_text(s);
     out.finish()
 }
+
+/// For [`TextSink::push_text`]: whether a byte is part of an ordinary character (neither
+/// whitespace nor a control character). Non-ASCII whitespace and controls (U+0080-U+00A0,
+/// U+1680, U+2000-U+205F, U+3000) all start with 0xC2, 0xE1, 0xE2 or 0xE3: those lead
+/// bytes are not ordinary and get a closer look; every other non-ASCII byte, continuation
+/// bytes included, is. So a run ends only at an ASCII byte or one of those lead bytes,
+/// both character boundaries.
+static ORDINARY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = matches!(c, 0x21..=0x7E | 0x80..=0xFF) && !matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3);
+        c += 1;
+    }
+    t
+};
 
 /// Collects text while collapsing whitespace; a space is only written once a later
 /// non-space character proves it is not trailing.
@@ -117,16 +118,29 @@ impl TextSink {
     /// Copies runs of ordinary characters in one go (most text is one long run between
     /// spaces); whitespace and control characters only mark a pending space.
     fn push_text(&mut self, t: &str) {
+        if self.push_simple(t) {
+            return;
+        }
         let b = t.as_bytes();
         let mut run = 0;
         let mut i = 0;
         while i < b.len() {
-            let c = b[i];
-            // A single space between ordinary characters is what collapsing would write
-            // anyway: it stays inside the run.
-            if (c > b' ' && c < 0x7f)
-                || (c == b' ' && i > run && b.get(i + 1).is_some_and(|n| *n > b' ' && *n < 0x7f))
-            {
+            // Ordinary characters, ASCII or not, and single spaces between them (what
+            // collapsing would write anyway) stay in the run. Computed without branches,
+            // so that the loop ends only where the text needs a change, not at every space.
+            while let (Some(&c), Some(&n)) = (b.get(i), b.get(i + 1)) {
+                let ordinary = ORDINARY[usize::from(c)];
+                let inner_space = (c == b' ') & ORDINARY[usize::from(n)] & (i != run);
+                if !(ordinary | inner_space) {
+                    break;
+                }
+                i += 1;
+            }
+            if i + 1 == b.len() && ORDINARY[usize::from(b[i])] {
+                i += 1;
+            }
+            let Some(&c) = b.get(i) else { break };
+            if c == b' ' && i > run && b.get(i + 1).is_some_and(|&n| ORDINARY[usize::from(n)]) {
                 i += 1;
                 continue;
             }
@@ -137,17 +151,7 @@ impl TextSink {
                 run = i;
                 continue;
             }
-            // Non-ASCII whitespace and controls (U+0080-U+00A0, U+1680, U+2000-U+205F,
-            // U+3000) all start with one of these bytes; anything else (Cyrillic, CJK) is
-            // ordinary and skipped by its length alone.
-            if !matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
-                i += match c {
-                    0xF0.. => 4,
-                    0xE0.. => 3,
-                    _ => 2,
-                };
-                continue;
-            }
+            // A lead byte of possible whitespace or a control character.
             let Some(ch) = t[i..].chars().next() else {
                 break;
             };
@@ -161,6 +165,41 @@ impl TextSink {
             }
         }
         self.push_run(&t[run..]);
+    }
+
+    /// The usual case, checked in two vectorised passes: text that collapsing leaves as it
+    /// is (single spaces between ordinary characters, no other whitespace, no controls),
+    /// save one space at either end. Pushes it and returns true; else returns false and
+    /// pushes nothing.
+    fn push_simple(&mut self, t: &str) -> bool {
+        let lead = t.starts_with(' ');
+        let body = &t[usize::from(lead)..];
+        let trail = body.ends_with(' ');
+        let body = &body[..body.len() - usize::from(trail)];
+        let b = body.as_bytes();
+        if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+            return false;
+        }
+        // Bytes that are, or may start, whitespace or a control character, other than
+        // the ASCII space (see ORDINARY).
+        let special = b.iter().fold(false, |acc, &c| {
+            acc | (c < 0x20) | (c == 0x7F) | (c == 0xC2) | (c.wrapping_sub(0xE1) < 3)
+        });
+        let doubled = b
+            .iter()
+            .zip(b.iter().skip(1))
+            .fold(false, |acc, (&x, &y)| acc | ((x == b' ') & (y == b' ')));
+        if special || doubled {
+            return false;
+        }
+        if lead {
+            self.space = true;
+        }
+        self.push_run(body);
+        if trail {
+            self.space = true;
+        }
+        true
     }
 
     /// A run without whitespace or control characters.
@@ -179,69 +218,6 @@ impl TextSink {
         self.out
     }
 }
-
-/// Tags that end a word: HTML block-level and table elements, plus line breaks.
-const BLOCK_TAGS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "body",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "frame",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "header",
-    "hgroup",
-    "hr",
-    "html",
-    "iframe",
-    "img",
-    "input",
-    "legend",
-    "li",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "option",
-    "p",
-    "pre",
-    "section",
-    "select",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "textarea",
-    "tfoot",
-    "th",
-    "thead",
-    "title",
-    "tr",
-    "ul",
-    "video",
-    "audio",
-];
 
 /// Elements whose content is not text for a reader.
 const SKIPPED_CONTENT: &[&str] = &["script", "style", "noscript", "template"];
@@ -301,23 +277,94 @@ fn tag(s: &str, name_start: usize) -> Option<(usize, &str)> {
         j += 1;
     }
     let name = &s[name_start..j];
-    let mut quote: Option<u8> = None;
-    while j < b.len() {
+    // Jump from one quote or `>` to the next; a quoted value is skipped whole.
+    while let Some(off) = b
+        .get(j..)
+        .and_then(|rest| memchr::memchr3(b'"', b'\'', b'>', rest))
+    {
+        j += off;
         let c = b[j];
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if c == b'>' => return Some((j + 1, name)),
-            None => {}
+        if c == b'>' {
+            return Some((j + 1, name));
         }
-        j += 1;
+        let close = b.get(j + 1..).and_then(|rest| memchr::memchr(c, rest))?;
+        j += 1 + close + 1;
     }
     None
 }
 
+/// Tags that end a word: HTML block-level and table elements, plus line breaks.
 fn is_block(name: &str) -> bool {
-    BLOCK_TAGS.iter().any(|t| t.eq_ignore_ascii_case(name))
+    // Lowercased on the stack, then one `match` (a length switch and a few compares):
+    // a tag is looked up at every `<`.
+    let mut buf = [0u8; 10];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return false;
+    };
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    matches!(
+        &*lower,
+        b"address"
+            | b"article"
+            | b"aside"
+            | b"audio"
+            | b"blockquote"
+            | b"body"
+            | b"br"
+            | b"caption"
+            | b"center"
+            | b"dd"
+            | b"details"
+            | b"dialog"
+            | b"dir"
+            | b"div"
+            | b"dl"
+            | b"dt"
+            | b"fieldset"
+            | b"figcaption"
+            | b"figure"
+            | b"footer"
+            | b"form"
+            | b"frame"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"head"
+            | b"header"
+            | b"hgroup"
+            | b"hr"
+            | b"html"
+            | b"iframe"
+            | b"img"
+            | b"input"
+            | b"legend"
+            | b"li"
+            | b"main"
+            | b"menu"
+            | b"nav"
+            | b"ol"
+            | b"option"
+            | b"p"
+            | b"pre"
+            | b"section"
+            | b"select"
+            | b"summary"
+            | b"table"
+            | b"tbody"
+            | b"td"
+            | b"textarea"
+            | b"tfoot"
+            | b"th"
+            | b"thead"
+            | b"title"
+            | b"tr"
+            | b"ul"
+            | b"video"
+    )
 }
 
 /// Skips past `</name ...>` (case-insensitive), or to the end when it never closes.
@@ -435,8 +482,28 @@ pub(crate) fn numeric_char(value: u32) -> char {
 
 #[cfg(test)]
 mod tests {
-    use super::{collapse_whitespace, html_to_text};
+    use super::{collapse_whitespace, html_to_text, is_block};
     use proptest::prelude::*;
+
+    #[test]
+    fn block_tags_are_found_in_any_case() {
+        for t in [
+            "p",
+            "br",
+            "div",
+            "blockquote",
+            "figcaption",
+            "h1",
+            "td",
+            "li",
+            "audio",
+        ] {
+            assert!(is_block(t) && is_block(&t.to_ascii_uppercase()), "{t}");
+        }
+        for t in ["b", "span", "a", "strong", "blockquotes", "", "divx", "Em"] {
+            assert!(!is_block(t), "{t}");
+        }
+    }
 
     /// Collapsing by definition: words split at whitespace and control characters,
     /// joined by single spaces. The run-copying sink must agree with it on any text.

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use memchr::memmem;
 use regex::{Captures, Regex};
 
 const ATOM_03_NS: &str = "http://purl.org/atom/ns#";
@@ -24,13 +25,13 @@ pub fn adapt<'a>(text: Cow<'a, str>, root: &str) -> Cow<'a, str> {
     let mut text = text;
     // Every alias holds one of these; two vectorised checks spare eight searches of
     // documents that (nearly always) use none of them.
-    if text.contains("userland.com/rss") || text.contains("netscape.com/rdf/simple") {
+    if has(&text, "userland.com/rss") || has(&text, "netscape.com/rdf/simple") {
         for alias in RSS_ALIASES {
             text = replace_ns(text, alias, RSS_10_NS);
         }
     }
     if matches!(root, "feed" | "entry") {
-        if let Some(re) = atom03_elements().filter(|_| text.contains(ATOM_03_NS)) {
+        if let Some(re) = atom03_elements().filter(|_| has(&text, ATOM_03_NS)) {
             text = replace_ns(text, ATOM_03_NS, ATOM_10_NS);
             text = map_owned(text, |t| {
                 re.replace_all(t, |c: &Captures| {
@@ -45,34 +46,111 @@ pub fn adapt<'a>(text: Cow<'a, str>, root: &str) -> Cow<'a, str> {
                 .into_owned()
             });
         }
-        if let Some(fixed) = text_constructs().and_then(|re| fix_text_types(&text, re)) {
+        if let Some(fixed) = fix_text_types(&text) {
             text = Cow::Owned(fixed);
         }
     }
     text
 }
 
+/// `text` contains `needle` (a vectorised search: these run over whole documents).
+fn has(text: &str, needle: &str) -> bool {
+    memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
+}
+
 /// The document with every text construct's `type` fixed, or `None` when none needs it
 /// (most Atom feeds write `type="html"` or `type="text"`: no copy for them).
-fn fix_text_types(text: &str, re: &Regex) -> Option<String> {
+fn fix_text_types(text: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let mut copied = 0;
-    for c in re.captures_iter(text) {
-        let (Some(tag), Some(element)) = (c.get(0), c.get(1)) else {
+    for (tag, element) in text_construct_tags(text) {
+        let Some(original) = text.get(tag.clone()) else {
             continue;
         };
-        let fixed = fix_text_type(tag.as_str(), element.as_str());
-        if fixed != tag.as_str() {
+        let fixed = fix_text_type(original, element);
+        if fixed != original {
             let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
-            o.push_str(&text[copied..tag.start()]);
+            o.push_str(&text[copied..tag.start]);
             o.push_str(&fixed);
-            copied = tag.end();
+            copied = tag.end;
         }
     }
     out.map(|mut o| {
         o.push_str(&text[copied..]);
         o
     })
+}
+
+/// Atom text constructs (and `info`, `content`) whose start tag has a `type` attribute:
+/// each tag's byte range (from `<` to the first `>`) and its element name. What the
+/// regex `<(?:prefix:)?(title|subtitle|summary|rights|info|content)\s[^>]*\btype\s*=[^>]*>`
+/// finds, found by jumping between `<` with memchr; a non-ASCII byte counts as a name
+/// character, a space and a word boundary, so this finds at least what the regex does
+/// (a tag found in excess has nothing to fix and is left as it is).
+fn text_construct_tags(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    const NAMES: &[&str] = &["title", "subtitle", "summary", "rights", "info", "content"];
+    let b = text.as_bytes();
+    let name_byte =
+        |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') || c >= 0x80;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b.get(i..).and_then(|rest| memchr::memchr(b'<', rest)) {
+        let at = i + off;
+        i = at + 1;
+        // The name, after an optional `prefix:`.
+        let mut start = at + 1;
+        let mut j = start;
+        while b.get(j).is_some_and(|&c| name_byte(c)) {
+            j += 1;
+        }
+        let prefix_start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c >= 0x80;
+        if b.get(j) == Some(&b':') && j > start && prefix_start(b[start]) {
+            start = j + 1;
+        }
+        let rest = b.get(start..).unwrap_or_default();
+        let Some(&element) = NAMES.iter().find(|n| {
+            rest.starts_with(n.as_bytes())
+                && rest
+                    .get(n.len())
+                    .is_some_and(|&c| c.is_ascii_whitespace() || c >= 0x80)
+        }) else {
+            continue;
+        };
+        let j = start + element.len();
+        let Some(end) = b.get(j..).and_then(|rest| memchr::memchr(b'>', rest)) else {
+            continue;
+        };
+        let end = j + end + 1;
+        if has_type_attribute(&b[j..end]) {
+            found.push((at..end, element));
+            i = end;
+        }
+    }
+    found
+}
+
+/// `tag` (a start tag's inside) has `type` at a word boundary followed by `\s*=`.
+fn has_type_attribute(tag: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(off) = tag.get(from..).and_then(|rest| memmem::find(rest, b"type")) {
+        let at = from + off;
+        from = at + 4;
+        let boundary = at == 0
+            || tag
+                .get(at - 1)
+                .is_some_and(|&c| !(c.is_ascii_alphanumeric() || c == b'_'));
+        let mut k = at + 4;
+        while tag
+            .get(k)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c >= 0x80)
+        {
+            k += 1;
+        }
+        if boundary && tag.get(k) == Some(&b'=') {
+            return true;
+        }
+    }
+    false
 }
 
 fn map_owned<'a>(text: Cow<'a, str>, f: impl Fn(&str) -> String) -> Cow<'a, str> {
@@ -96,18 +174,6 @@ fn atom03_elements() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(r"<(/?)((?:[A-Za-z_][\w.-]*:)?)(issued|modified|tagline|copyright)\b").ok()
-    })
-    .as_ref()
-}
-
-/// Start tags of Atom text constructs and content that carry a `type` attribute.
-fn text_constructs() -> Option<&'static Regex> {
-    static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(
-            r#"<(?:[A-Za-z_][\w.-]*:)?(title|subtitle|summary|rights|info|content)\s[^>]*\btype\s*=[^>]*>"#,
-        )
-        .ok()
     })
     .as_ref()
 }
@@ -230,6 +296,39 @@ pub fn adapt_json(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan finds what the regex it replaced found (exactly, on ASCII documents).
+    #[test]
+    fn text_construct_scan_agrees_with_the_regex() {
+        let re = Regex::new(
+            r#"<(?:[A-Za-z_][\w.-]*:)?(title|subtitle|summary|rights|info|content)\s[^>]*\btype\s*=[^>]*>"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let docs = [
+            "<feed><title type=\"html\">a</title><atom:summary\ttype = 'text'/><content src='x' type=\"text/html\"/></feed>",
+            "<title>no type</title><title subtype=\"x\">no</title><title xtype=\"x\" type=\"y\">yes</title>",
+            "<titles type=\"x\"><subtitle\ntype\n=\"\"></subtitle><info type=x><rights type>",
+            "<a:b:title type='x'><_p:content type='q'><1p:title type='x'><title a=\"<\" type='z'>",
+            "<content type=\"a>b\"><title type=\"x\"<title type='y'>",
+            "<<title type='x'>><summary  type='y'",
+            "<title\u{a0}type='x'>Ünïcödé <ns\u{e9}:summary type='y'>",
+        ];
+        for doc in docs {
+            let want: Vec<(std::ops::Range<usize>, &str)> = re
+                .captures_iter(doc)
+                .filter_map(|c| Some((c.get(0)?.range(), c.get(1)?.as_str())))
+                .collect();
+            let got = text_construct_tags(doc);
+            if doc.is_ascii() {
+                assert_eq!(got, want, "{doc:?}");
+            } else {
+                assert!(
+                    want.iter().all(|w| got.contains(w)),
+                    "{doc:?}: {got:?} lacks some of {want:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn adapt_table() {

@@ -168,15 +168,78 @@ fn pick_link(links: &[Link]) -> Option<&Link> {
         })
 }
 
+/// `href` starts with a URL scheme and its colon (`[A-Za-z][A-Za-z0-9+.-]*:`).
+fn has_scheme(href: &str) -> bool {
+    let b = href.as_bytes();
+    let name = b
+        .iter()
+        .skip(1)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'.' | b'-'))
+        .count();
+    b.first().is_some_and(u8::is_ascii_alphabetic) && b.get(1 + name) == Some(&b':')
+}
+
 /// Resolves a relative link against the document's URL; leaves it alone when it is
 /// absolute or cannot be resolved.
 fn absolute(href: &str, base: Option<&Url>) -> String {
     let href = href.trim();
+    if has_scheme(href) {
+        // Absolute (whether or not it parses, it is kept as written): no need to parse
+        // it just to find out.
+        return href.to_string();
+    }
     match Url::parse(href) {
         Ok(_) => href.to_string(),
         Err(url::ParseError::RelativeUrlWithoutBase) => base
             .and_then(|b| b.join(href).ok())
             .map_or_else(|| href.to_string(), |u| u.to_string()),
         Err(_) => href.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `absolute` did before its scheme check: parse, and keep whatever parses or
+    /// fails for a reason other than being relative.
+    fn by_parsing(href: &str, base: Option<&Url>) -> String {
+        let href = href.trim();
+        match Url::parse(href) {
+            Err(url::ParseError::RelativeUrlWithoutBase) => base
+                .and_then(|b| b.join(href).ok())
+                .map_or_else(|| href.to_string(), |u| u.to_string()),
+            _ => href.to_string(),
+        }
+    }
+
+    #[test]
+    fn absolute_links_are_kept_and_relative_ones_resolved() {
+        let base = Url::parse("https://news.example/ru/index.xml").ok();
+        let cases = [
+            ("https://a.example/x?y#z", "https://a.example/x?y#z"),
+            (" HTTP://A.example/x ", "HTTP://A.example/x"),
+            ("mailto:desk@news.example", "mailto:desk@news.example"),
+            ("c:\\path", "c:\\path"),
+            ("http://[bad/", "http://[bad/"),
+            (
+                "/ru/2026/12/01/story",
+                "https://news.example/ru/2026/12/01/story",
+            ),
+            ("story.html", "https://news.example/ru/story.html"),
+            ("//cdn.example/a", "https://cdn.example/a"),
+            ("1abc:x", "https://news.example/ru/1abc:x"),
+            ("?page=2", "https://news.example/ru/index.xml?page=2"),
+            ("", "https://news.example/ru/index.xml"),
+        ];
+        for (href, want) in cases {
+            assert_eq!(absolute(href, base.as_ref()), want, "{href:?}");
+            assert_eq!(
+                absolute(href, base.as_ref()),
+                by_parsing(href, base.as_ref()),
+                "{href:?}"
+            );
+            assert_eq!(absolute(href, None), by_parsing(href, None), "{href:?}");
+        }
     }
 }

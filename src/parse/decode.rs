@@ -16,19 +16,38 @@ use super::guess;
 
 /// A document transcoded to UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decoded {
-    /// The text, UTF-8, with no BOM and no `encoding=` in its XML declaration.
-    pub text: String,
+pub struct Decoded<'b> {
+    /// The text, UTF-8, with no BOM and no `encoding=` in its XML declaration: borrowed
+    /// from the bytes when they were UTF-8 and had neither.
+    pub text: Cow<'b, str>,
     /// The encoding the bytes were read as (encoding_rs names, plus `UTF-32LE`/`UTF-32BE`).
     pub encoding: &'static str,
 }
 
 /// Decodes `bytes` to UTF-8; `http_charset` is the `charset` of the HTTP Content-Type.
-pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
+pub fn decode<'b>(bytes: &'b [u8], http_charset: Option<&str>) -> Decoded<'b> {
     let (encoding, text) = transcode(bytes, http_charset);
     Decoded {
         text: strip_declared_encoding(text),
         encoding,
+    }
+}
+
+/// Like [`decode`], but the XML declaration is left as it is (only leading whitespace
+/// and byte-order marks are dropped): for [`super::parse_feed`], whose repair step drops
+/// every XML declaration anyway. A UTF-8 document is then never copied.
+pub(super) fn decode_for_parser<'b>(bytes: &'b [u8], http_charset: Option<&str>) -> Cow<'b, str> {
+    let (_, text) = transcode(bytes, http_charset);
+    let lead = text.len()
+        - text
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+            .len();
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[lead..]),
+        Cow::Owned(mut s) => {
+            s.drain(..lead);
+            Cow::Owned(s)
+        }
     }
 }
 
@@ -150,7 +169,7 @@ fn encoding_attr(decl: &str) -> Option<(usize, usize, &str)> {
 
 /// Removes leading whitespace and the declaration's `encoding=`: the text is UTF-8 now,
 /// and quick-xml would otherwise switch decoders on seeing it.
-fn strip_declared_encoding(text: Cow<'_, str>) -> String {
+fn strip_declared_encoding(text: Cow<'_, str>) -> Cow<'_, str> {
     let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
     let lead = text.len() - trimmed.len();
     let cut = trimmed
@@ -159,26 +178,22 @@ fn strip_declared_encoding(text: Cow<'_, str>) -> String {
         .flatten()
         .and_then(|end| encoding_attr(&trimmed[..end]))
         .map(|(a, b, _)| (lead + a, lead + b));
-    // One copy of a borrowed (UTF-8) document, none of a transcoded one: documents run
-    // to megabytes and every copy shows.
-    match text {
-        Cow::Borrowed(s) => {
+    // A borrowed (UTF-8) document is copied only to cut its `encoding=`, a transcoded
+    // one never: documents run to megabytes and every copy shows.
+    match (text, cut) {
+        (Cow::Borrowed(s), None) => Cow::Borrowed(&s[lead..]),
+        (Cow::Borrowed(s), Some((a, b))) => {
             let mut out = String::with_capacity(s.len() - lead);
-            match cut {
-                Some((a, b)) => {
-                    out.push_str(&s[lead..a]);
-                    out.push_str(&s[b..]);
-                }
-                None => out.push_str(&s[lead..]),
-            }
-            out
+            out.push_str(&s[lead..a]);
+            out.push_str(&s[b..]);
+            Cow::Owned(out)
         }
-        Cow::Owned(mut s) => {
+        (Cow::Owned(mut s), cut) => {
             if let Some((a, b)) = cut {
                 s.drain(a..b);
             }
             s.drain(..lead);
-            s
+            Cow::Owned(s)
         }
     }
 }
@@ -282,7 +297,7 @@ mod tests {
         let with_bom = [&[0xFF, 0xFE, 0, 0][..], &body].concat();
         for bytes in [body.clone(), with_bom] {
             let d = decode(&bytes, None);
-            assert_eq!((d.encoding, d.text.as_str()), ("UTF-32LE", "<rss>Ж</rss>"));
+            assert_eq!((d.encoding, &*d.text), ("UTF-32LE", "<rss>Ж</rss>"));
         }
         let be: Vec<u8> = "<rss>Ж</rss>"
             .chars()

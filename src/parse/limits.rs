@@ -3,6 +3,8 @@
 //! with thousands are attacks or garbage, and quick-xml and feed-rs would spend memory
 //! and time on them (or, for namespaces, quietly return no items).
 
+use memchr::memchr;
+
 use super::ParseError;
 
 /// Elements nested deeper than this are refused. Real feeds nest a few dozen deep at most,
@@ -19,22 +21,25 @@ pub fn check(text: &str) -> Result<(), ParseError> {
     while let Some(off) = memchr(b'<', &b[i..]) {
         let at = i + off;
         let rest = &text[at..];
-        let skip_to = |close: &str, from: usize| -> usize {
-            rest[from..]
-                .find(close)
-                .map_or(b.len(), |e| at + from + e + close.len())
+        let skip_to = |close: &[u8], from: usize| -> usize {
+            let hay = rest.as_bytes().get(from..).unwrap_or_default();
+            let found = match close {
+                [c] => memchr(*c, hay),
+                _ => memchr::memmem::find(hay, close),
+            };
+            found.map_or(b.len(), |e| at + from + e + close.len())
         };
         if rest.starts_with("<!--") {
-            i = skip_to("-->", 4);
+            i = skip_to(b"-->", 4);
         } else if rest.starts_with("<![CDATA[") {
-            i = skip_to("]]>", 9);
+            i = skip_to(b"]]>", 9);
         } else if rest.starts_with("<?") {
-            i = skip_to("?>", 2);
+            i = skip_to(b"?>", 2);
         } else if rest.starts_with("<!") {
-            i = skip_to(">", 2);
+            i = skip_to(b">", 2);
         } else if rest.starts_with("</") {
             depth = depth.saturating_sub(1);
-            i = skip_to(">", 2);
+            i = skip_to(b">", 2);
         } else {
             let (end, self_closing, namespaces) = start_tag(b, at);
             if namespaces > MAX_NAMESPACES {
@@ -60,10 +65,6 @@ pub fn check(text: &str) -> Result<(), ParseError> {
         }
     }
     Ok(())
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|c| *c == needle)
 }
 
 /// Scans the start tag at `b[at] == '<'`: the index after it, whether it is

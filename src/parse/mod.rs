@@ -46,8 +46,8 @@ pub fn parse_feed(
     http_charset: Option<&str>,
     base_url: Option<&str>,
 ) -> Result<ParsedFeed, ParseError> {
-    let decoded = decode(bytes, http_charset);
-    let text = decoded.text.trim();
+    let decoded = decode::decode_for_parser(bytes, http_charset);
+    let text = decoded.trim();
     if text.is_empty() {
         return Err(ParseError::Empty);
     }

@@ -29,6 +29,9 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
         text
     };
     let b = text.as_bytes();
+    // Nearly every document has no forbidden control character: then only `<`, `&` and
+    // 0xEF need a look, and memchr finds them.
+    let controls = has_forbidden_control(b);
     let mut out: Option<String> = None;
     let mut entities = Entities::default();
     // Bytes before `copied` are already in `out` (or need no change).
@@ -88,7 +91,8 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
                 i += 3;
                 copied = i;
             }
-            _ => i = skip_plain(b, i + 1),
+            _ if controls => i = skip_plain(b, i + 1),
+            _ => i = next_markup(b, i + 1),
         }
     }
     Ok(match out {
@@ -98,6 +102,24 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
             Cow::Owned(o)
         }
     })
+}
+
+/// Whether `b` holds a control character XML forbids (checked without an early exit, in
+/// blocks, so that it is vectorised).
+fn has_forbidden_control(b: &[u8]) -> bool {
+    b.chunks(4096).any(|block| {
+        block.iter().fold(false, |acc, &c| {
+            acc | ((c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r'))
+        })
+    })
+}
+
+/// The first index at or after `i` holding `<`, `&` or 0xEF (in a document without
+/// forbidden control characters, the only bytes that may need a look).
+fn next_markup(b: &[u8], i: usize) -> usize {
+    b.get(i..)
+        .and_then(|rest| memchr::memchr3(b'<', b'&', 0xEF, rest))
+        .map_or(b.len(), |p| i + p)
 }
 
 /// The first index at or after `i` that may need a look: `<`, `&`, a byte below 0x20 or
