@@ -65,17 +65,23 @@ pub fn collapse_whitespace(s: &str) -> String {
     out.finish()
 }
 
+/// Whether a byte is, or may start, whitespace or a control character other than the
+/// ASCII space. Non-ASCII whitespace and controls (U+0080-U+00A0, U+1680, U+2000-U+205F,
+/// U+3000) all start with 0xC2, 0xE1, 0xE2 or 0xE3: those lead bytes get a closer look;
+/// every other non-ASCII byte, continuation bytes included, is part of an ordinary
+/// character. Arithmetic only, so that a loop over it is vectorised.
+const fn is_special(c: u8) -> bool {
+    (c < 0x20) | (c == 0x7F) | (c == 0xC2) | (c.wrapping_sub(0xE1) < 3)
+}
+
 /// For [`TextSink::push_text`]: whether a byte is part of an ordinary character (neither
-/// whitespace nor a control character). Non-ASCII whitespace and controls (U+0080-U+00A0,
-/// U+1680, U+2000-U+205F, U+3000) all start with 0xC2, 0xE1, 0xE2 or 0xE3: those lead
-/// bytes are not ordinary and get a closer look; every other non-ASCII byte, continuation
-/// bytes included, is. So a run ends only at an ASCII byte or one of those lead bytes,
-/// both character boundaries.
+/// whitespace nor a control character, see [`is_special`]). A run of them ends only at an
+/// ASCII byte or a special lead byte, both character boundaries.
 static ORDINARY: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {
-        t[c] = matches!(c, 0x21..=0x7E | 0x80..=0xFF) && !matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3);
+        t[c] = c as u8 != b' ' && !is_special(c as u8);
         c += 1;
     }
     t
@@ -140,10 +146,6 @@ impl TextSink {
                 i += 1;
             }
             let Some(&c) = b.get(i) else { break };
-            if c == b' ' && i > run && b.get(i + 1).is_some_and(|&n| ORDINARY[usize::from(n)]) {
-                i += 1;
-                continue;
-            }
             if c < 0x80 {
                 self.push_run(&t[run..i]);
                 self.space = true;
@@ -180,11 +182,7 @@ impl TextSink {
         if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
             return false;
         }
-        // Bytes that are, or may start, whitespace or a control character, other than
-        // the ASCII space (see ORDINARY).
-        let special = b.iter().fold(false, |acc, &c| {
-            acc | (c < 0x20) | (c == 0x7F) | (c == 0xC2) | (c.wrapping_sub(0xE1) < 3)
-        });
+        let special = b.iter().fold(false, |acc, &c| acc | is_special(c));
         let doubled = b
             .iter()
             .zip(b.iter().skip(1))

@@ -38,10 +38,7 @@ pub fn decode<'b>(bytes: &'b [u8], http_charset: Option<&str>) -> Decoded<'b> {
 /// every XML declaration anyway. A UTF-8 document is then never copied.
 pub(super) fn decode_for_parser<'b>(bytes: &'b [u8], http_charset: Option<&str>) -> Cow<'b, str> {
     let (_, text) = transcode(bytes, http_charset);
-    let lead = text.len()
-        - text
-            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
-            .len();
+    let lead = lead_len(&text);
     match text {
         Cow::Borrowed(s) => Cow::Borrowed(&s[lead..]),
         Cow::Owned(mut s) => {
@@ -167,11 +164,19 @@ fn encoding_attr(decl: &str) -> Option<(usize, usize, &str)> {
     ))
 }
 
+/// Bytes of leading whitespace and byte-order marks.
+fn lead_len(text: &str) -> usize {
+    text.len()
+        - text
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}')
+            .len()
+}
+
 /// Removes leading whitespace and the declaration's `encoding=`: the text is UTF-8 now,
 /// and quick-xml would otherwise switch decoders on seeing it.
 fn strip_declared_encoding(text: Cow<'_, str>) -> Cow<'_, str> {
-    let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
-    let lead = text.len() - trimmed.len();
+    let lead = lead_len(&text);
+    let trimmed = &text[lead..];
     let cut = trimmed
         .starts_with("<?xml")
         .then(|| trimmed.find("?>"))
