@@ -20,16 +20,33 @@ const MAX_PHRASES: usize = 64;
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() || is_invisible_format(c) {
+    let mut push = |out: &mut String, c: char, blank: bool| {
+        if blank {
             pending_space = !out.is_empty();
-            continue;
+            return;
         }
         if pending_space {
             out.push(' ');
             pending_space = false;
         }
         out.push(c);
+    };
+    let mut i = 0;
+    while let Some(&b) = s.as_bytes().get(i) {
+        if b.is_ascii() {
+            // Printable ASCII, most of any feed's text, needs no decoding and no table
+            // lookups; every other ASCII byte is whitespace or a control character.
+            push(&mut out, char::from(b), !(0x21..0x7f).contains(&b));
+            i += 1;
+            continue;
+        }
+        // `i` is always at a character boundary: it moves by whole characters.
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
+        let blank = c.is_whitespace() || c.is_control() || is_invisible_format(c);
+        push(&mut out, c, blank);
+        i += c.len_utf8();
     }
     out
 }
@@ -152,7 +169,8 @@ pub fn snippet(text: &str, hl: &Highlighter, max_chars: usize) -> Marked {
         .map(|(i, _)| i)
         .chain(std::iter::once(clean.len()))
         .collect();
-    let first = hl.find(&clean).first().map(|r| r.start).unwrap_or(0);
+    let marks = hl.find(&clean);
+    let first = marks.first().map_or(0, |r| r.start);
     let first_char = offsets.partition_point(|&b| b < first);
 
     let mut start = first_char.saturating_sub(LEAD_CHARS).min(total - max_chars);
@@ -172,15 +190,28 @@ pub fn snippet(text: &str, hl: &Highlighter, max_chars: usize) -> Marked {
             end = sp;
         }
     }
-    let mut out = String::new();
+    // The window's bytes without the space it may begin or end with (`clean` has single
+    // spaces only, and none at either end).
+    let window = &clean[offsets[start]..offsets[end]];
+    let from = offsets[start] + (window.len() - window.trim_start().len());
+    let to = from + window.trim().len();
+    let mut out = String::with_capacity(to - from + 6);
     if start > 0 {
         out.push('…');
     }
-    out.push_str(clean[offsets[start]..offsets[end]].trim());
+    let shift = out.len();
+    out.push_str(&clean[from..to]);
     if end < total {
         out.push('…');
     }
-    Marked::new(out, hl)
+    // The matches already found in the whole text, those the window holds entirely: a
+    // word cut at the window's edge is not highlighted as if it were whole.
+    let marks = marks
+        .into_iter()
+        .filter(|r| r.start >= from && r.end <= to)
+        .map(|r| r.start - from + shift..r.end - from + shift)
+        .collect();
+    Marked { text: out, marks }
 }
 
 #[cfg(test)]
@@ -252,6 +283,60 @@ mod tests {
         }
     }
 
+    /// `one_line` as first written, one `char` at a time: the byte loop must agree.
+    fn one_line_by_chars(s: &str) -> String {
+        let mut out = String::new();
+        let mut pending_space = false;
+        for c in s.chars() {
+            if c.is_whitespace() || c.is_control() || is_invisible_format(c) {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_line_matches_its_definition(
+            s in "[a-zЛ~! \t\r\n\x00\x1b\x7f\u{85}\u{a0}\u{9b}\u{200b}\u{202e}\u{2028}\u{feff}\u{1F600}.]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(one_line(&s), one_line_by_chars(&s));
+        }
+
+        /// The marks carried over from the whole text are the ones a search of the
+        /// window finds, except a word the window's edge cuts (no space to cut at), which
+        /// the window alone would take for a whole word.
+        #[test]
+        fn window_marks_are_the_windows_matches(
+            words in proptest::collection::vec("(csto|ОДКБ|lavrov|the|[a-zа-я]{1,9})", 1..120),
+            max in 8usize..120,
+        ) {
+            let text = words.join(" ");
+            let h = hl(&["CSTO", "одкб", "Lavrov"]);
+            let m = snippet(&text, &h, max);
+            let window = m.text.trim_start_matches('…').trim_end_matches('…');
+            let lead = m.text.len() - m.text.trim_start_matches('…').len();
+            let refound: Vec<Range<usize>> = h
+                .find(window)
+                .into_iter()
+                .map(|r| r.start + lead..r.end + lead)
+                .collect();
+            for r in &m.marks {
+                proptest::prop_assert!(refound.contains(r), "{:?} not in {:?} of {:?}", r, refound, m.text);
+            }
+            for r in refound.iter().filter(|r| !m.marks.contains(r)) {
+                let at_edge = r.start == lead || r.end == lead + window.len();
+                proptest::prop_assert!(at_edge, "{:?} missing from {:?} of {:?}", r, m.marks, m.text);
+            }
+        }
+    }
+
     #[test]
     fn snippet_short_text_is_whole() {
         let m = snippet("Short text about CSTO.", &hl(&["csto"]), 300);
@@ -294,6 +379,32 @@ mod tests {
         assert!(m.text.chars().count() <= 302);
         // Not a word boundary (letters on both sides), so nothing is marked; no panic.
         assert!(m.marks.is_empty());
+    }
+
+    #[test]
+    fn snippet_does_not_mark_what_its_edge_cuts() {
+        // The phrase runs past the window: the window alone would highlight "CSTO" as if
+        // the text said only that.
+        let text = format!(
+            "{} the CSTO summit{}",
+            "word ".repeat(10),
+            " tail".repeat(10)
+        );
+        let h = hl(&["CSTO summit", "CSTO"]);
+        let whole = snippet(&text, &h, 500);
+        assert_eq!(whole.marks.len(), 1);
+        assert_eq!(&whole.text[whole.marks[0].clone()], "CSTO summit");
+        let cut = snippet(&text, &h, 62);
+        assert!(cut.text.ends_with("CSTO…"), "{}", cut.text);
+        assert!(cut.marks.is_empty(), "{:?} in {}", cut.marks, cut.text);
+        // A word cut where no space was found is no match either.
+        let m = snippet(&format!("{}CSTOX", "я".repeat(40)), &hl(&["csto"]), 44);
+        assert!(
+            m.text.ends_with("CSTO…") || !m.text.contains("CSTO"),
+            "{}",
+            m.text
+        );
+        assert!(m.marks.is_empty(), "{:?} in {}", m.marks, m.text);
     }
 
     #[test]

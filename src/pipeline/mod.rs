@@ -586,11 +586,28 @@ impl Engine {
             }
         };
         let mut reports = Vec::new();
-        // One digest in memory at a time, loaded just before it is sent: a backlog of
-        // thousands of digests costs a list of ids, not thousands of payloads.
-        for id in due {
-            let wanted = id.clone();
-            let stored = match self.store.read(move |s| s.digest(&wanted)).await {
+        // At most two digests in memory at a time: the one being sent, and the next,
+        // loaded on a reader connection meanwhile. A backlog of thousands of digests costs
+        // a list of ids, not thousands of payloads.
+        let load = |id: String| {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let wanted = id.clone();
+                (id, store.read(move |s| s.digest(&wanted)).await)
+            })
+        };
+        let mut due = due.into_iter();
+        let mut next = due.next().map(load);
+        while let Some(loading) = next.take() {
+            let (id, loaded) = match loading.await {
+                Ok(done) => done,
+                Err(e) => (
+                    String::new(),
+                    Err(crate::store::StoreError::Task(e.to_string())),
+                ),
+            };
+            next = due.next().map(load);
+            let stored = match loaded {
                 // Still pending: another round may have sent it since the list was read.
                 Ok(Some(stored)) if stored.status == DigestStatus::Pending => stored,
                 Ok(_) => continue,
@@ -675,6 +692,10 @@ impl Engine {
             if transient {
                 break;
             }
+        }
+        // Left unread after a failure: the next round reads it again.
+        if let Some(loading) = next {
+            loading.abort();
         }
         reports
     }

@@ -12,6 +12,9 @@ use super::{Store, ts};
 /// How long sent digests, and the outbox rows that prove what they carried, are kept.
 pub const SENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
+/// The page cache while pruning, as a negative-KiB `cache_size` (SQLite's default 2 MB).
+const PRUNE_CACHE_KIB: i64 = -2000;
+
 /// What one [`Store::prune`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct PruneStats {
@@ -33,6 +36,16 @@ fn cutoff(now: DateTime<Utc>, keep: Duration) -> i64 {
     ts(now).saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Runs a `DELETE ... RETURNING item_id` and collects the ids (one per row deleted).
+fn deleted_item_ids(
+    tx: &rusqlite::Connection,
+    delete: &str,
+    before: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = tx.prepare(delete)?;
+    stmt.query_map([before], |r| r.get(0))?.collect()
+}
+
 impl Store {
     /// Removes what is no longer needed to recognise items or to prove delivery:
     ///
@@ -51,14 +64,43 @@ impl Store {
         retention: Duration,
         sent_retention: Duration,
     ) -> Result<PruneStats, StoreError> {
+        // The scans below read every page of `seen` once: with the writer's own cache they
+        // would fill all of it with pages nothing reads again.
+        self.set_cache_size(PRUNE_CACHE_KIB)?;
+        let pruned = self.prune_with(now, retention, sent_retention);
+        let restored = self.set_cache_size(super::schema::CACHE_KIB);
+        let stats = pruned?;
+        restored?;
+        Ok(stats)
+    }
+
+    fn set_cache_size(&self, kib: i64) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "cache_size", kib)
+            .map_err(sql(&self.path, "setting the cache size"))
+    }
+
+    fn prune_with(
+        &mut self,
+        now: DateTime<Utc>,
+        retention: Duration,
+        sent_retention: Duration,
+    ) -> Result<PruneStats, StoreError> {
         let keep_seen = cutoff(now, retention);
         let keep_sent = cutoff(now, sent_retention);
         let mut stats = self.write("pruning", |tx, path| {
             let err = sql(path, "pruning");
+            // Only the items whose last reference goes here can become orphans (every item
+            // is stored with its first seen key, and only pruning deletes anything): they are
+            // checked one by one instead of scanning every item of the file.
+            let mut candidates = deleted_item_ids(
+                tx,
+                "DELETE FROM seen WHERE last_seen < ?1 RETURNING item_id",
+                keep_seen,
+            )
+            .map_err(&err)?;
             let mut s = PruneStats {
-                seen: tx
-                    .execute("DELETE FROM seen WHERE last_seen < ?1", [keep_seen])
-                    .map_err(&err)?,
+                seen: candidates.len(),
                 ..PruneStats::default()
             };
             tx.execute(
@@ -74,26 +116,32 @@ impl Store {
                 )
                 .map_err(&err)?;
             const OLD_SENT: &str = "SELECT id FROM digests WHERE status = 'sent' AND sent_at < ?1";
-            s.outbox = tx
-                .execute(
-                    &format!("DELETE FROM outbox WHERE digest_id IN ({OLD_SENT})"),
-                    params![keep_sent],
-                )
-                .map_err(&err)?;
+            let sent = deleted_item_ids(
+                tx,
+                &format!("DELETE FROM outbox WHERE digest_id IN ({OLD_SENT}) RETURNING item_id"),
+                keep_sent,
+            )
+            .map_err(&err)?;
+            s.outbox = sent.len();
+            candidates.extend(sent);
             s.digests = tx
                 .execute(
                     "DELETE FROM digests WHERE status = 'sent' AND sent_at < ?1",
                     params![keep_sent],
                 )
                 .map_err(&err)?;
-            s.items = tx
-                .execute(
-                    "DELETE FROM items WHERE
-                         NOT EXISTS (SELECT 1 FROM seen WHERE seen.item_id = items.id)
-                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.item_id = items.id)",
-                    [],
+            candidates.sort_unstable();
+            candidates.dedup();
+            let mut orphan = tx
+                .prepare(
+                    "DELETE FROM items WHERE id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM seen WHERE seen.item_id = ?1)
+                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.item_id = ?1)",
                 )
                 .map_err(&err)?;
+            for id in candidates {
+                s.items += orphan.execute([id]).map_err(&err)?;
+            }
             Ok(s)
         })?;
         stats.pages_freed = self.reclaim()?;

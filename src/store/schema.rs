@@ -14,7 +14,7 @@ use super::error::{StoreError, sql};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The writer's page cache, as SQLite's negative-KiB `cache_size` (32 MiB).
-const CACHE_KIB: i64 = -32 * 1024;
+pub(super) const CACHE_KIB: i64 = -32 * 1024;
 
 /// Schema migrations; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit a released entry: append a new one.
