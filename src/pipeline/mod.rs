@@ -591,21 +591,16 @@ impl Engine {
         // a list of ids, not thousands of payloads.
         let load = |id: String| {
             let store = self.store.clone();
-            tokio::spawn(async move {
-                let wanted = id.clone();
-                (id, store.read(move |s| s.digest(&wanted)).await)
-            })
+            let wanted = id.clone();
+            let loading = tokio::spawn(async move { store.read(move |s| s.digest(&wanted)).await });
+            (id, loading)
         };
         let mut due = due.into_iter();
         let mut next = due.next().map(load);
-        while let Some(loading) = next.take() {
-            let (id, loaded) = match loading.await {
-                Ok(done) => done,
-                Err(e) => (
-                    String::new(),
-                    Err(crate::store::StoreError::Task(e.to_string())),
-                ),
-            };
+        while let Some((id, loading)) = next.take() {
+            let loaded = loading
+                .await
+                .unwrap_or_else(|e| Err(crate::store::StoreError::Task(e.to_string())));
             next = due.next().map(load);
             let stored = match loaded {
                 // Still pending: another round may have sent it since the list was read.
@@ -694,7 +689,7 @@ impl Engine {
             }
         }
         // Left unread after a failure: the next round reads it again.
-        if let Some(loading) = next {
+        if let Some((_, loading)) = next {
             loading.abort();
         }
         reports
