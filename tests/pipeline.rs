@@ -391,3 +391,66 @@ fn polls_run_concurrently_within_global_and_per_host_limits() {
         server.peak_total()
     );
 }
+
+#[test]
+fn a_rule_scoped_by_feed_name_or_tag_matches_only_those_feeds() {
+    let server = FeedServer::start();
+    for (feed, guid) in [("tass", "t1"), ("ap", "p1"), ("blog", "b1")] {
+        server.set(
+            &format!("/{feed}.xml"),
+            Route::xml(rss(&[(guid, &format!("CSTO news from {feed}"), "x")])),
+        );
+    }
+    let mut cfg = format!(
+        "[daemon]\nstate = \"feedwatch.db\"\nfirst_poll = \"alert\"\nmax_age = \"off\"\n\n\
+         [[feed]]\nname = \"tass\"\nurl = \"{}\"\ntags = [\"ru\", \"news\"]\n\n\
+         [[feed]]\nname = \"ap\"\nurl = \"{}\"\ntags = [\"en\", \"news\"]\n\n\
+         [[feed]]\nname = \"blog\"\nurl = \"{}\"\n\n",
+        server.url("/tass.xml"),
+        server.url("/ap.xml"),
+        server.url("/blog.xml")
+    );
+    for (rule, scope) in [
+        ("everywhere", None),
+        ("ru-only", Some(r#"["tag:ru"]"#)),
+        ("blog-or-en", Some(r#"["blog", "tag:en"]"#)),
+        ("news-twice", Some(r#"["tag:news", "tass", "tag:news"]"#)),
+    ] {
+        cfg.push_str(&format!("[[rule]]\nname = \"{rule}\"\nquery = \"CSTO\"\n"));
+        if let Some(scope) = scope {
+            cfg.push_str(&format!("feeds = {scope}\n"));
+        }
+        cfg.push('\n');
+    }
+    cfg.push_str("[destination.console]\ntype = \"stdout\"\n");
+    let env = Env::new(&cfg);
+    let ran = env.run(&["run", "--once"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+
+    let db = env.db();
+    let mut rows = db
+        .prepare(
+            "SELECT f.feed, o.rules FROM outbox o JOIN item_feeds f ON f.item_id = o.item_id
+             ORDER BY f.feed",
+        )
+        .unwrap();
+    let got: Vec<(String, String)> = rows
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            (
+                "ap".to_string(),
+                r#"["everywhere","blog-or-en","news-twice"]"#.to_string()
+            ),
+            ("blog".into(), r#"["everywhere","blog-or-en"]"#.into()),
+            (
+                "tass".into(),
+                r#"["everywhere","ru-only","news-twice"]"#.into()
+            ),
+        ]
+    );
+}

@@ -1,5 +1,6 @@
 //! Checks that span files: duplicate names, and references from rules and
-//! `health_notify` to feeds, tags and destinations (expanded to names).
+//! `health_notify` to feeds, tags and destinations (a rule's `feeds` are kept as written:
+//! see [`FeedScope`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use super::daemon::DaemonDraft;
 use super::error::did_you_mean;
 use super::load::Drafts;
 use super::read::{Diag, Loc, Located};
-use super::{Config, RuleConfig};
+use super::{Config, FeedScope, RuleConfig};
 
 /// Reports a name defined twice (at the second definition) and remembers the first.
 fn check_unique(
@@ -36,12 +37,15 @@ pub(crate) fn cross_check(
     diag: &mut Diag,
 ) -> Config {
     let mut names = HashMap::new();
-    let feeds: Vec<_> = drafts
+    let mut feeds: Vec<_> = drafts
         .feeds
         .into_iter()
         .filter(|f| check_unique("feed", &f.name, &mut names, diag))
         .map(|f| f.config)
         .collect();
+    // The collect reuses the drafts' buffer, which is larger (and grew by doubling): give
+    // the difference back, it is held for the life of the config.
+    feeds.shrink_to_fit();
     let mut names = HashMap::new();
     let dests: Vec<_> = drafts
         .dests
@@ -64,6 +68,11 @@ pub(crate) fn cross_check(
     for d in &daemon.health_notify {
         dest_ref(d, "`health_notify` in [daemon]", diag);
     }
+    let known_feeds: HashSet<&str> = feed_names.iter().copied().collect();
+    let known_tags: HashSet<&str> = feeds
+        .iter()
+        .flat_map(|f| f.tags.iter().map(String::as_str))
+        .collect();
     let mut names = HashMap::new();
     let mut rules = Vec::new();
     for r in drafts.rules {
@@ -72,23 +81,19 @@ pub(crate) fn cross_check(
         }
         let what = format!("rule `{}`", r.name.value);
         let feeds_of = r.feeds.as_ref().map(|list| {
-            let mut out: Vec<String> = Vec::new();
-            // A tag can name thousands of feeds: dedupe by set, not by scanning `out`.
-            let mut taken: HashSet<&str> = HashSet::new();
+            let (mut names, mut tags) = (Vec::new(), Vec::new());
             for entry in list {
-                let matched: Vec<&str> = match entry.value.strip_prefix("tag:") {
-                    Some(tag) => feeds
-                        .iter()
-                        .filter(|f| f.tags.iter().any(|t| t == tag))
-                        .map(|f| f.name.as_str())
-                        .collect(),
-                    None => feed_names
-                        .iter()
-                        .copied()
-                        .filter(|n| *n == entry.value)
-                        .collect(),
+                let known = match entry.value.strip_prefix("tag:") {
+                    Some(tag) => {
+                        tags.push(tag.to_string());
+                        known_tags.contains(tag)
+                    }
+                    None => {
+                        names.push(entry.value.clone());
+                        known_feeds.contains(entry.value.as_str())
+                    }
                 };
-                if matched.is_empty() && check_refs {
+                if !known && check_refs {
                     let msg = match entry.value.strip_prefix("tag:") {
                         Some(tag) => {
                             let tags: Vec<&str> = feeds
@@ -108,13 +113,8 @@ pub(crate) fn cross_check(
                     };
                     diag.errors.push(entry.loc.error(msg));
                 }
-                for m in matched {
-                    if taken.insert(m) {
-                        out.push(m.to_string());
-                    }
-                }
             }
-            out
+            FeedScope::new(names, tags)
         });
         let notify = match &r.notify {
             Some(list) => {

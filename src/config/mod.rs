@@ -136,10 +136,48 @@ pub struct RuleConfig {
     /// The query as written.
     pub query_text: String,
     pub query: Query,
-    /// Names of the feeds this rule applies to (tags already expanded); every feed when absent.
-    pub feeds: Option<Vec<String>>,
+    /// The feeds this rule applies to; every feed when absent.
+    pub feeds: Option<FeedScope>,
     /// Names of the destinations it notifies (default: every destination).
     pub notify: Vec<String>,
+}
+
+/// A rule's `feeds`: the feed names and `tag:` entries it lists, kept as written and
+/// checked against each feed as it is matched. A tag that names thousands of feeds costs
+/// one string here, not one per feed (the config's size stays that of the file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedScope {
+    /// Feed names, sorted, without repeats.
+    names: Vec<String>,
+    /// Tags (without `tag:`), sorted, without repeats.
+    tags: Vec<String>,
+}
+
+impl FeedScope {
+    pub fn new(names: Vec<String>, tags: Vec<String>) -> FeedScope {
+        let tidy = |mut v: Vec<String>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        FeedScope {
+            names: tidy(names),
+            tags: tidy(tags),
+        }
+    }
+
+    /// Whether the feed named `name` with these tags is in scope.
+    pub fn contains(&self, name: &str, tags: &[String]) -> bool {
+        self.names
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
+            || tags.iter().any(|t| self.tags.binary_search(t).is_ok())
+    }
+
+    /// The configured feeds in scope, in config order.
+    pub fn feeds<'a>(&'a self, feeds: &'a [FeedConfig]) -> impl Iterator<Item = &'a FeedConfig> {
+        feeds.iter().filter(|f| self.contains(&f.name, &f.tags))
+    }
 }
 
 /// `[destination.NAME]`

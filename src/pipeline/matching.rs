@@ -1,7 +1,6 @@
 //! The match step of a poll: the compiled rules and each rule's feed scope, shared with
 //! the blocking threads that parse and match feeds.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,8 +14,6 @@ use crate::store::OutboxEntry;
 pub(super) struct Matcher {
     config: Arc<Config>,
     rules: RuleSet,
-    /// For each rule, the feeds it applies to (None = every feed).
-    rule_feeds: Vec<Option<HashSet<String>>>,
 }
 
 /// One poll's matches: (index of the item in the poll, its outbox entries).
@@ -26,16 +23,7 @@ impl Matcher {
     pub(super) fn new(config: Arc<Config>) -> Matcher {
         let queries: Vec<_> = config.rules.iter().map(|r| &r.query).collect();
         let rules = RuleSet::new(&queries);
-        let rule_feeds = config
-            .rules
-            .iter()
-            .map(|r| r.feeds.as_ref().map(|f| f.iter().cloned().collect()))
-            .collect();
-        Matcher {
-            config,
-            rules,
-            rule_feeds,
-        }
+        Matcher { config, rules }
     }
 
     fn too_old(&self, item: &Item, now: DateTime<Utc>) -> bool {
@@ -52,6 +40,7 @@ impl Matcher {
     pub(super) fn match_new(
         &self,
         feed: &str,
+        tags: &[String],
         items: &[Item],
         unseen: &[bool],
         now: DateTime<Utc>,
@@ -61,7 +50,7 @@ impl Matcher {
             if !unseen.get(i).copied().unwrap_or(false) || self.too_old(item, now) {
                 continue;
             }
-            let entries = self.match_item(feed, item);
+            let entries = self.match_item(feed, tags, item);
             if !entries.is_empty() {
                 matches.push((i, entries));
             }
@@ -70,13 +59,16 @@ impl Matcher {
     }
 
     /// The outbox entries for one new item: every rule that applies to its feed and
-    /// matches, times the rule's destinations.
-    pub(super) fn match_item(&self, feed: &str, item: &Item) -> Vec<OutboxEntry> {
+    /// matches, times the rule's destinations. `feed` and `tags` are the feed's name and
+    /// tags, which decide the rules' `feeds` scopes.
+    pub(super) fn match_item(&self, feed: &str, tags: &[String], item: &Item) -> Vec<OutboxEntry> {
         let doc = Document::from_item(item, feed);
         let applies = |r: usize| {
-            self.rule_feeds
-                .get(r)
-                .is_some_and(|scope| scope.as_ref().is_none_or(|s| s.contains(feed)))
+            self.config.rules.get(r).is_some_and(|rule| {
+                rule.feeds
+                    .as_ref()
+                    .is_none_or(|scope| scope.contains(feed, tags))
+            })
         };
         let mut out = Vec::new();
         for m in self.rules.matches(&doc, &applies) {

@@ -396,6 +396,7 @@ impl Engine {
             let charset = fetched.charset.clone();
             let base = fetched.final_url.clone();
             let name = feed.name.clone();
+            let tags = feed.tags.clone();
             let store = self.store.clone();
             let matcher = self.matcher.clone();
             let flood_limit = self.config.daemon.flood_limit;
@@ -425,7 +426,7 @@ impl Engine {
                 let matches = if first_poll_seen || flood_held {
                     Vec::new()
                 } else {
-                    matcher.match_new(&name, &items, &unseen, now)
+                    matcher.match_new(&name, &tags, &items, &unseen, now)
                 };
                 Ok(Processed {
                     items,
@@ -483,7 +484,7 @@ impl Engine {
     /// The outbox entries for one new item: every rule that applies to its feed and
     /// matches, times the rule's destinations.
     pub fn match_item(&self, feed: &FeedConfig, item: &Item) -> Vec<OutboxEntry> {
-        self.matcher.match_item(&feed.name, item)
+        self.matcher.match_item(&feed.name, &feed.tags, item)
     }
 
     /// Assembles and sends every digest that is due at `now`. `cycle_done` says a poll

@@ -202,10 +202,11 @@ fn full_config_reads_every_value() {
     assert_eq!(rules, ["lavrov-kyrgyzstan", "csto", "extra-rule"]);
     let r = &c.rules[0];
     assert_eq!(r.query_text, "Lavrov AND Kyrgyzstan");
-    assert_eq!(
-        r.feeds.as_deref(),
-        Some(&["tass".to_string(), "abs".into(), "local".into()][..])
-    );
+    let in_scope = |r: &crate::config::RuleConfig| -> Option<Vec<String>> {
+        let scope = r.feeds.as_ref()?;
+        Some(scope.feeds(&c.feeds).map(|f| f.name.clone()).collect())
+    };
+    assert_eq!(in_scope(r).unwrap_or_default(), ["tass", "local", "abs"]);
     assert_eq!(r.notify, ["console"]);
     assert_eq!(c.rules[1].feeds, None);
     let all_dests: Vec<&str> = c.destinations.iter().map(|d| d.name.as_str()).collect();
@@ -221,10 +222,7 @@ fn full_config_reads_every_value() {
         ]
     );
     assert_eq!(c.rules[1].notify, all_dests);
-    assert_eq!(
-        c.rules[2].feeds.as_deref(),
-        Some(&["tass".to_string(), "extra".into()][..])
-    );
+    assert_eq!(in_scope(&c.rules[2]).unwrap_or_default(), ["tass", "extra"]);
 
     check_destinations(&c);
 }
