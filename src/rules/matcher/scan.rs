@@ -31,6 +31,8 @@ pub(super) struct Occ {
 pub(super) struct Scratch {
     /// Folding buffer.
     pub(super) buf: String,
+    /// The lowercased copy of a field value the literal search may need.
+    pub(super) lower: Vec<u8>,
     /// Word position → byte span in its field value.
     pub(super) span_at: Vec<(u32, u32)>,
     pub(super) slots: Vec<Slot>,
@@ -65,6 +67,7 @@ impl RuleSet {
     pub(super) fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
         let Scratch {
             buf,
+            lower,
             slots,
             unit_at,
             span_at,
@@ -135,7 +138,7 @@ impl RuleSet {
                     continue;
                 }
                 for text in doc.field_values(field) {
-                    ac.for_each_match(text.as_bytes(), |p| {
+                    ac.for_each_match(text.as_bytes(), lower, |p| {
                         let units = self.literal_units.get(p);
                         for &u in units.map_or(&[][..], |u| &u[..]) {
                             if unit_mask[u as usize] == 0 {
