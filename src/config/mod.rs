@@ -175,7 +175,11 @@ impl FeedScope {
     }
 
     /// The configured feeds in scope, in config order.
-    pub fn feeds<'a>(&'a self, feeds: &'a [FeedConfig]) -> impl Iterator<Item = &'a FeedConfig> {
+    #[cfg(test)]
+    pub(crate) fn feeds<'a>(
+        &'a self,
+        feeds: &'a [FeedConfig],
+    ) -> impl Iterator<Item = &'a FeedConfig> {
         feeds.iter().filter(|f| self.contains(&f.name, &f.tags))
     }
 }
