@@ -13,9 +13,11 @@ use crate::model::Item;
 /// Characters of summary (else content) kept for an item that matched, for its digest.
 const SNIPPET_CHARS: usize = 600;
 
-// The statements of the poll commit, each prepared once per connection and cached.
-pub(super) const SEEN_BUMP: &str =
-    "UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND key = ?2 RETURNING item_id";
+// The statements of the poll commit, each prepared once per connection and cached. None
+// has a RETURNING clause or an ORDER BY that no index gives: either makes SQLite open a
+// temporary B-tree (page buffers, a page cache, a hash table) each time it runs, several
+// times per new item, and that allocator traffic is what the writer thread waited on.
+pub(super) const SEEN_BUMP: &str = "UPDATE seen SET last_seen = ?3 WHERE feed = ?1 AND key = ?2";
 pub(super) const SEEN_INSERT: &str =
     "INSERT INTO seen (feed, key, item_id, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)";
 pub(super) const ITEM_FEED_INSERT: &str =
@@ -31,18 +33,18 @@ pub(super) const FEED_UPSERT: &str = "
         next_poll = ?6, polled_ok = 1, last_new_at = iif(?7, ?4, feeds.last_new_at),
         source = coalesce(?8, feeds.source)";
 /// Both cross-feed probes in one statement (SQLite answers the OR from both indexes): a
-/// guid match wins over a link match, then the oldest item.
+/// guid match wins over a link match, then the oldest item. One row, NULL for no match.
 pub(super) const FIND_BY_GUID_OR_LINK: &str = "
-    SELECT id FROM items WHERE (guid = ?1 OR norm_link = ?2)
-        AND NOT EXISTS (SELECT 1 FROM item_feeds f WHERE f.item_id = items.id AND f.feed = ?3)
-    ORDER BY iif(guid = ?1, 0, 1), id LIMIT 1";
+    SELECT coalesce(min(iif(guid = ?1, id, NULL)), min(id)) FROM items
+    WHERE (guid = ?1 OR norm_link = ?2)
+        AND NOT EXISTS (SELECT 1 FROM item_feeds f WHERE f.item_id = items.id AND f.feed = ?3)";
 pub(super) const FIND_BY_KEY: &str = "
     SELECT id FROM items WHERE key = ?1 AND norm_link IS NULL
         AND NOT EXISTS (SELECT 1 FROM item_feeds f WHERE f.item_id = items.id AND f.feed = ?2)
     ORDER BY id LIMIT 1";
 pub(super) const ITEM_INSERT: &str = "
     INSERT INTO items (key, guid, norm_link, title, link, published, summary, first_seen)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 pub(super) const OUTBOX_READ: &str =
     "SELECT digest_id IS NULL, rules, matched FROM outbox WHERE item_id = ?1 AND destination = ?2";
 pub(super) const OUTBOX_INSERT: &str = "
@@ -85,14 +87,11 @@ pub(super) fn commit_poll(
     let mut summary = CommitSummary::default();
     let mut new_ids: Vec<Option<i64>> = vec![None; c.items.len()];
     for (i, item) in c.items.iter().enumerate() {
-        let seen: Option<i64> = tx
+        let seen = tx
             .prepare_cached(SEEN_BUMP)
-            .and_then(|mut s| {
-                s.query_row(params![c.feed, item.key, now], |r| r.get(0))
-                    .optional()
-            })
+            .and_then(|mut s| s.execute(params![c.feed, item.key, now]))
             .map_err(sql(path, "updating seen items"))?;
-        if seen.is_some() {
+        if seen > 0 {
             continue;
         }
         let id = match find_global(tx, path, &c.feed, item)? {
@@ -182,10 +181,7 @@ fn find_global(
     if guid.is_some() || link.is_some() {
         return tx
             .prepare_cached(FIND_BY_GUID_OR_LINK)
-            .and_then(|mut s| {
-                s.query_row(params![guid, link, feed], |r| r.get(0))
-                    .optional()
-            })
+            .and_then(|mut s| s.query_row(params![guid, link, feed], |r| r.get(0)))
             .map_err(err);
     }
     if item.guid.is_some() {
@@ -216,21 +212,19 @@ fn insert_item(
     };
     tx.prepare_cached(ITEM_INSERT)
         .and_then(|mut s| {
-            s.query_row(
-                params![
-                    item.key,
-                    item.guid,
-                    item.norm_link,
-                    item.title,
-                    item.link,
-                    item.published.map(ts),
-                    summary,
-                    now
-                ],
-                |r| r.get(0),
-            )
+            s.execute(params![
+                item.key,
+                item.guid,
+                item.norm_link,
+                item.title,
+                item.link,
+                item.published.map(ts),
+                summary,
+                now
+            ])
         })
-        .map_err(sql(path, "storing a new item"))
+        .map_err(sql(path, "storing a new item"))?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn upsert_outbox(

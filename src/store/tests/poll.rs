@@ -145,6 +145,64 @@ fn cross_feed_duplicates_are_reported_once_naming_both_feeds() {
     }
 }
 
+/// An entry whose global guid names one stored item and whose link names another, older
+/// one joins the item its guid names: a guid says which article, a link only where.
+#[test]
+fn a_guid_match_wins_over_an_older_link_match() {
+    let (_dir, mut store) = fresh();
+    let global = |guid: &str, link: &str| {
+        let mut i = item(guid);
+        i.guid = Some(format!("tag:example.org,2024:{guid}"));
+        i.key = format!("guid:tag:example.org,2024:{guid}");
+        i.link = Some(format!("https://example.org/news/{link}"));
+        i.norm_link = i.link.clone();
+        i
+    };
+    poll(
+        &mut store,
+        "tass",
+        at(0, 0),
+        vec![global("a", "a")],
+        &[(0, "r", "console")],
+    );
+    poll(
+        &mut store,
+        "ria",
+        at(0, 1),
+        vec![global("b", "b")],
+        &[(0, "r", "console")],
+    );
+    // Guid of b, link of a (the older item).
+    let s = poll(
+        &mut store,
+        "interfax",
+        at(0, 2),
+        vec![global("b", "a")],
+        &[(0, "r", "console")],
+    );
+    assert_eq!((s.new_items, s.new_matches, s.merged), (1, 0, 1));
+    let digests = assembled(&mut store, "console", 100, at(0, 3));
+    let feeds: Vec<_> = digests[0].items.iter().map(|d| d.feeds.clone()).collect();
+    assert_eq!(feeds, [vec!["tass"], vec!["ria", "interfax"]]);
+
+    // Without a guid match the oldest link match wins.
+    let mut c = global("c", "a");
+    c.guid = None;
+    c.key = "link:https://example.org/news/a".into();
+    poll(&mut store, "rbc", at(0, 4), vec![c], &[(0, "r", "console")]);
+    assert_eq!(count(&store, "items"), 2);
+    let a_feeds: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM item_feeds f JOIN items i ON i.id = f.item_id
+             WHERE i.guid = 'tag:example.org,2024:a'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(a_feeds, 2, "tass and rbc");
+}
+
 #[test]
 fn a_duplicate_arriving_after_its_digest_is_not_reported_again() {
     let (_dir, mut store) = fresh();
