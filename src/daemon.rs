@@ -31,7 +31,7 @@ use crate::config::{self, Config};
 use crate::pipeline::{Engine, FeedOutcome, FeedReport, StoreHandle};
 use crate::store::Store;
 
-pub use memory::limit_arenas;
+pub use memory::{blocking_threads, limit_arenas};
 
 /// The longest the loops sleep when nothing is due and no watchdog is asking for pings:
 /// an idle daemon wakes only for a due feed, a due digest, a signal, or this.

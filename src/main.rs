@@ -99,12 +99,12 @@ fn main() -> ExitCode {
     );
     feedwatch::init_crypto();
     if matches!(cli.command, Command::Run { .. }) {
-        // Before the runtime's threads exist: an idle daemon should not sit on glibc
-        // arenas left over from its blocking pool's threads, and a cycle over thousands
-        // of feeds should not grow one arena per blocking thread that parsed some.
+        // Before the runtime's threads exist: one arena per thread, so that an idle
+        // daemon does not sit on arenas of threads long gone (see daemon::memory).
         feedwatch::daemon::limit_arenas();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(feedwatch::daemon::blocking_threads())
         .enable_all()
         .build()
     {

@@ -3,12 +3,18 @@
 //!
 //! Two things keep freed memory resident in a long-running process on glibc. Each thread
 //! that allocates while another holds the main arena gets an arena of its own (up to eight
-//! per core), and the arenas outlive the threads: tokio's blocking pool, which parses
-//! feeds and runs the store, starts and stops dozens of threads over a cycle. And free
-//! chunks inside an arena go back to the kernel only when they sit at its very top. So
-//! the daemon caps the arenas at start-up ([`limit_arenas`]) and, when it is about to
-//! sleep, empties SQLite's page cache and asks malloc to return every free page
-//! ([`release_free_memory`]). Elsewhere (musl, other systems) both are no-ops.
+//! per core), and the arenas outlive the threads. And free chunks inside an arena go back
+//! to the kernel only when they sit at its very top. So the daemon bounds its threads
+//! (tokio's blocking pool, which parses feeds and reads the store, at
+//! [`blocking_threads`]) and caps the arenas at one per thread ([`limit_arenas`]), and
+//! when it is about to sleep it empties SQLite's page cache and asks malloc to return
+//! every free page ([`release_free_memory`]). Elsewhere (musl, other systems) the
+//! allocator calls are no-ops.
+//!
+//! One arena per thread, not fewer: threads that share an arena take turns at its lock
+//! on every allocation that misses the per-thread cache, and the store's writer thread,
+//! which every poll waits for, allocates on each statement. With two arenas for
+//! thirteen threads the writer spent a third of a cold cycle asleep on that lock.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc {
@@ -23,16 +29,30 @@ mod glibc {
     }
 }
 
-/// Caps glibc's malloc arenas at the number of cores (at least 2), unless the operator
-/// chose a number with `MALLOC_ARENA_MAX`. Call before the runtime starts its threads.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The most threads the async runtime's blocking pool runs at once: one per core for
+/// parsing and matching, one for each of the store's read connections (a poll's reads
+/// wait for one), and two for file reads, DNS lookups and writes to standard output.
+/// More would only share the cores and hold more parsed feeds at once.
+pub fn blocking_threads() -> usize {
+    cores() + crate::pipeline::MAX_READERS + 2
+}
+
+/// Caps glibc's malloc arenas at one per thread the daemon runs (the runtime's workers,
+/// its blocking pool, the main thread and the store's writer and checkpointer), unless
+/// the operator chose a number with `MALLOC_ARENA_MAX`. Call before the runtime starts
+/// its threads.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
             return;
         }
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let arenas = std::ffi::c_int::try_from(cores.max(2)).unwrap_or(std::ffi::c_int::MAX);
+        let threads = cores() + blocking_threads() + 3;
+        let arenas = std::ffi::c_int::try_from(threads).unwrap_or(std::ffi::c_int::MAX);
         // SAFETY: mallopt only sets a tunable of glibc's allocator; M_ARENA_MAX takes any
         // positive value, and it is called before any other thread exists.
         let accepted = unsafe { glibc::mallopt(glibc::M_ARENA_MAX, arenas) };

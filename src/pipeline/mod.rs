@@ -24,7 +24,7 @@ use crate::store::{ConfiguredFeed, DigestStatus, OutboxEntry, PollCommit, StoreE
 
 mod matching;
 mod store_handle;
-pub use store_handle::StoreHandle;
+pub use store_handle::{MAX_READERS, StoreHandle};
 
 use matching::Matcher;
 
@@ -180,7 +180,7 @@ impl Engine {
         })?;
         let deliverer = Deliverer::new().map_err(|e| EngineError::Deliver(e.to_string()))?;
         let global = Arc::new(Semaphore::new(config.daemon.concurrency.max(1)));
-        let in_flight = Arc::new(Semaphore::new(config.daemon.concurrency.max(1) * 2));
+        let in_flight = Arc::new(Semaphore::new(config.daemon.concurrency.max(1) * 4));
         Ok(Engine {
             config,
             matcher,
@@ -464,11 +464,14 @@ impl Engine {
             matches: processed.matches,
         };
         let item_count = commit.items.len();
-        let summary = self
+        // The commit comes back with the answer, so that its items are freed here rather
+        // than on the writer's thread, the one every poll waits for.
+        let (summary, commit) = self
             .store
-            .call_batched(move |s| s.commit_poll(&commit))
+            .call_batched(move |s| s.commit_poll(&commit).map(|summary| (summary, commit)))
             .await
             .map_err(|e| e.to_string())?;
+        drop(commit);
         Ok((
             FeedOutcome::Polled {
                 items: item_count,

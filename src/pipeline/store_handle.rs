@@ -31,7 +31,7 @@ pub const MAX_BATCH: usize = 64;
 /// Read-only connections open at most. More would not read faster on a small machine,
 /// and each one opened costs a schema parse and its own page cache: a read that finds
 /// all of them busy waits for one instead of opening another.
-const MAX_READERS: usize = 4;
+pub const MAX_READERS: usize = 4;
 
 /// What a batched job leaves to do once its batch is committed (or failed to commit).
 type Finish = Box<dyn FnOnce(Result<(), &StoreError>) + Send>;
