@@ -35,8 +35,9 @@ fn cores() -> usize {
 
 /// The most threads the async runtime's blocking pool runs at once: one per core for
 /// parsing and matching, one for each of the store's read connections (a poll's reads
-/// wait for one), and two for file reads, DNS lookups and writes to standard output.
-/// More would only share the cores and hold more parsed feeds at once.
+/// wait for one), and two more, so that file reads, DNS lookups and writes to standard
+/// output seldom queue behind those (the pool reserves nothing: its tasks are served
+/// in order). More would only share the cores and hold more parsed feeds at once.
 pub fn blocking_threads() -> usize {
     cores() + crate::pipeline::MAX_READERS + 2
 }
