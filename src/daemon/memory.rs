@@ -13,8 +13,9 @@
 //!
 //! One arena per thread, not fewer: threads that share an arena take turns at its lock
 //! on every allocation that misses the per-thread cache, and the store's writer thread,
-//! which every poll waits for, allocates on each statement. With two arenas for
-//! thirteen threads the writer spent a third of a cold cycle asleep on that lock.
+//! which every poll waits for, allocates on each statement. With two arenas for the
+//! sixty-odd threads an unbounded pool grew to, the writer spent a third of a cold
+//! cycle asleep on that lock.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc {

@@ -158,20 +158,10 @@ fn a_guid_match_wins_over_an_older_link_match() {
         i.norm_link = i.link.clone();
         i
     };
-    poll(
-        &mut store,
-        "tass",
-        at(0, 0),
-        vec![global("a", "a")],
-        &[(0, "r", "console")],
-    );
-    poll(
-        &mut store,
-        "ria",
-        at(0, 1),
-        vec![global("b", "b")],
-        &[(0, "r", "console")],
-    );
+    for (feed, hour, id) in [("tass", 0, "a"), ("ria", 1, "b")] {
+        let first = vec![global(id, id)];
+        poll(&mut store, feed, at(0, hour), first, &[(0, "r", "console")]);
+    }
     // Guid of b, link of a (the older item).
     let s = poll(
         &mut store,
