@@ -381,7 +381,7 @@ mod tests {
         }
     }
 
-    /// Every (pattern, end) occurrence, from the searcher's callback order.
+    /// The pattern of every occurrence the search reports, sorted.
     fn occurrences(a: &LiteralAutomaton, text: &[u8]) -> Vec<usize> {
         let mut found = Vec::new();
         a.for_each_match(text, &mut Vec::new(), |p| found.push(p));
