@@ -10,11 +10,14 @@
 //! This runs on every field of every item, so the common cases (ASCII words, basic
 //! Cyrillic) avoid Unicode tables, and [`Words`] reuses its buffers between calls.
 
+mod scan;
 #[cfg(test)]
 mod tests;
 mod tokenize;
 mod words;
 
+pub use scan::FoldedText;
+pub(crate) use scan::fold_literal;
 pub use tokenize::for_each_word;
 pub use words::{Word, Words, words};
 

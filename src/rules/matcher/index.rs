@@ -69,8 +69,8 @@ impl WordIndex {
 
     /// The unit of `w` and whether its occurrences are recorded.
     #[inline]
-    pub(super) fn get(&self, w: &str) -> Option<(u32, bool)> {
-        let h = word_hash(w.as_bytes());
+    pub(super) fn get(&self, w: &[u8]) -> Option<(u32, bool)> {
+        let h = word_hash(w);
         let k = filter_bit(h);
         if self
             .bits
@@ -82,7 +82,7 @@ impl WordIndex {
         let entries = self.map.get(&h)?;
         entries
             .iter()
-            .find(|e| &*e.0 == w)
+            .find(|e| e.0.as_bytes() == w)
             .map(|&(_, u, record)| (u, record))
     }
 
@@ -245,8 +245,7 @@ impl Trie {
 
     /// Calls `hit` with the unit of every stored prefix of `word`, shortest first.
     #[inline]
-    pub(super) fn walk(&self, word: &str, mut hit: impl FnMut(u32)) {
-        let bytes = word.as_bytes();
+    pub(super) fn walk(&self, bytes: &[u8], mut hit: impl FnMut(u32)) {
         let Some((&first, rest)) = bytes.split_first() else {
             return;
         };
@@ -322,7 +321,7 @@ mod tests {
                 .map(|(i, w)| (*w, (i as u32, i % 2 == 0))),
         );
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(idx.get(w), Some((i as u32, i % 2 == 0)), "{w:?}");
+            assert_eq!(idx.get(w.as_bytes()), Some((i as u32, i % 2 == 0)), "{w:?}");
         }
         for w in [
             "the",
@@ -332,7 +331,7 @@ mod tests {
             "abcdefgh3xyzwvuts",
             "b",
         ] {
-            assert_eq!(idx.get(w), None, "{w:?}");
+            assert_eq!(idx.get(w.as_bytes()), None, "{w:?}");
         }
     }
 
@@ -350,7 +349,7 @@ mod tests {
         assert_eq!(t.insert("kyr", || 99), kyr);
         let walk_in = |t: &Trie, w: &str| {
             let mut v = Vec::new();
-            t.walk(w, |u| v.push(u));
+            t.walk(w.as_bytes(), |u| v.push(u));
             v
         };
         let walk = |w: &str| walk_in(&t, w);

@@ -8,9 +8,13 @@
 //! body of a `+` repetition, all branches of an alternation), so a regex like
 //! `/\w+ Tokarov/` still gets `" tokarov"`. They are computed on the regex's own parse
 //! (with its case-insensitivity), so `(?i)` case variants, including non-ASCII ones like
-//! the Kelvin sign for `k`, are in the set: the prefilter is sound by construction and
-//! never looks at folded text. ASCII case variants are merged because the automaton
-//! matches ASCII case-insensitively.
+//! the Kelvin sign for `k`, are in the set. The literals are then folded exactly as the
+//! scan folds each field value (ASCII and basic Cyrillic lowercased, character by
+//! character, see [`crate::text::FoldedText`]), and the search runs over that folded
+//! copy: a match of the regex contains a literal, so the folded copy contains the
+//! folded literal, and the prefilter stays sound. Folding merges case variants (the
+//! 216 of `(?i)Лавров` are 8 after it), so sets stay small enough for the vectorised
+//! search.
 //!
 //! A regex has no usable set (and is run on every item) when some match can avoid every
 //! literal of 3 bytes or more, e.g. `/\d+/`, `/a.*b/` (`a` is too short), or when the set
@@ -23,14 +27,16 @@ use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::text::fold_literal;
+
 /// Shortest literal worth prefiltering on: shorter ones occur in nearly every item.
 pub(super) const MIN_LITERAL: usize = 3;
 
 /// Most literals one regex may contribute.
 pub(super) const MAX_LITERALS: usize = 32;
 
-/// The literals every match of `source` contains one of (ASCII-lowercased, sorted,
-/// deduplicated), or `None` when there is no usable set.
+/// The literals every match of `source` contains one of (folded as the scan folds
+/// text, sorted, deduplicated), or `None` when there is no usable set.
 pub(super) fn required_literals(source: &str, case_insensitive: bool) -> Option<Vec<Vec<u8>>> {
     // The same syntax options as the `regex` crate's defaults, plus the rule's flag.
     let hir = ParserBuilder::new()
@@ -88,10 +94,11 @@ fn prefix_set(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     normalize(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
-/// Lowercases ASCII, deduplicates, and rejects sets that would not filter anything.
+/// Folds (as the scan folds text), deduplicates, and rejects sets that would not
+/// filter anything.
 fn normalize(mut lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
     for l in &mut lits {
-        l.make_ascii_lowercase();
+        fold_literal(l);
     }
     lits.sort_unstable();
     lits.dedup();
@@ -120,13 +127,12 @@ fn score(lits: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
     (shortest.min(8), std::cmp::Reverse(lits.len()))
 }
 
-/// One automaton over all prefiltered regexes' literals, matching ASCII
-/// case-insensitively and reporting every occurrence of every literal (overlapping
-/// ones too) in a single pass over the text.
+/// One automaton over all prefiltered regexes' (folded) literals, reporting every
+/// occurrence of every literal (overlapping ones too) in a single pass over a folded
+/// field value.
 ///
 /// With few literals (a few dozen: the usual handful of regex rules) the pass is a
-/// vectorised Teddy search over an ASCII-lowercased copy of the text, which skips
-/// most bytes 16 or 32 at a time. Otherwise it is a plain loop over the automaton's
+/// vectorised Teddy search, which skips most bytes 16 or 32 at a time. Otherwise it is a plain loop over the automaton's
 /// transitions: one table read per byte and one comparison, with no per-match
 /// restart and no prefilter (with many literals none applies, and checking for one
 /// costs per byte).
@@ -146,12 +152,12 @@ pub(super) enum LiteralAutomaton {
 #[derive(Debug, Clone)]
 pub(super) struct Packed {
     searcher: packed::Searcher,
-    /// The literals (already ASCII-lowercased), in pattern order.
+    /// The literals, in pattern order.
     literals: Vec<Vec<u8>>,
 }
 
 impl LiteralAutomaton {
-    /// The automaton of `literals` (pattern i is `literals[i]`, ASCII-lowercased as
+    /// The automaton of `literals` (pattern i is `literals[i]`, folded as
     /// [`required_literals`] returns them), or `None` when no form can be built.
     pub(super) fn new(literals: &[&[u8]]) -> Option<LiteralAutomaton> {
         if let Some(p) = Packed::new(literals) {
@@ -163,7 +169,6 @@ impl LiteralAutomaton {
     /// The transition-table forms only (for tests comparing the two searches).
     pub(super) fn table(literals: &[&[u8]]) -> Option<LiteralAutomaton> {
         let built = dfa::DFA::builder()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .prefilter(false)
             .start_kind(aho_corasick::StartKind::Unanchored)
@@ -172,7 +177,6 @@ impl LiteralAutomaton {
             return Some(LiteralAutomaton::Dfa(d));
         }
         contiguous::NFA::builder()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .prefilter(false)
             .build(literals)
@@ -180,17 +184,12 @@ impl LiteralAutomaton {
             .map(LiteralAutomaton::Nfa)
     }
 
-    /// Calls `found(pattern)` for every occurrence of a literal in `text`. `lower` is a
-    /// buffer for the lowercased copy the Teddy form searches.
+    /// Calls `found(pattern)` for every occurrence of a literal in `text`, a folded
+    /// field value ([`crate::text::FoldedText::bytes`]).
     #[inline]
-    pub(super) fn for_each_match(
-        &self,
-        text: &[u8],
-        lower: &mut Vec<u8>,
-        found: impl FnMut(usize),
-    ) {
+    pub(super) fn for_each_match(&self, text: &[u8], found: impl FnMut(usize)) {
         match self {
-            LiteralAutomaton::Packed(p) => p.for_each_match(text, lower, found),
+            LiteralAutomaton::Packed(p) => p.for_each_match(text, found),
             LiteralAutomaton::Dfa(a) => scan_all(a, text, found),
             LiteralAutomaton::Nfa(a) => scan_all(a, text, found),
         }
@@ -212,12 +211,7 @@ impl Packed {
     const MAX: usize = 48;
 
     fn new(literals: &[&[u8]]) -> Option<Packed> {
-        if literals.is_empty()
-            || literals.len() > Packed::MAX
-            || literals
-                .iter()
-                .any(|l| l.iter().any(u8::is_ascii_uppercase))
-        {
+        if literals.is_empty() || literals.len() > Packed::MAX {
             return None;
         }
         let searcher = packed::Config::new()
@@ -231,24 +225,18 @@ impl Packed {
         })
     }
 
-    fn for_each_match(&self, text: &[u8], lower: &mut Vec<u8>, mut found: impl FnMut(usize)) {
-        lower.clear();
-        lower.extend_from_slice(text);
-        lower.make_ascii_lowercase();
+    fn for_each_match(&self, text: &[u8], mut found: impl FnMut(usize)) {
         let mut at = 0;
         // Each find is the leftmost position at or after `at` where a literal starts.
-        while let Some(m) = self
-            .searcher
-            .find_in(&lower[..], Span::from(at..lower.len()))
-        {
-            let rest = &lower[m.start()..];
+        while let Some(m) = self.searcher.find_in(text, Span::from(at..text.len())) {
+            let rest = &text[m.start()..];
             for (i, l) in self.literals.iter().enumerate() {
                 if rest.starts_with(l) {
                     found(i);
                 }
             }
             at = m.start() + 1;
-            if at >= lower.len() {
+            if at >= text.len() {
                 break;
             }
         }
@@ -318,7 +306,7 @@ mod tests {
             ("Tokar(ov|ev)", true, Some(&["tokar", "to\u{212a}ar"])),
             (r"\w+ Tokarov", false, Some(&[" tokarov"])),
             ("(foo|bars)+x", false, Some(&["bars", "foo"])),
-            ("Лавр", false, Some(&["Лавр"])),
+            ("Лавр", false, Some(&["лавр"])),
             // `в` has a third case variant, U+1C80: 2 × 2 × 3 × 2 = 24 literals.
             ("Лавр", true, Some(&[])),
             // 216 variants of the whole word: cut to prefixes with fewer variants.
@@ -368,10 +356,12 @@ mod tests {
                 .build()
                 .unwrap_or_else(|e| panic!("{e}"));
             for t in texts {
-                let m = re.find(t).map(|m| m.as_str().to_ascii_lowercase());
-                let Some(m) = m else {
+                let Some(m) = re.find(t) else {
                     panic!("/{src}/ does not match {t:?}")
                 };
+                let mut m = m.as_str().as_bytes().to_vec();
+                fold_literal(&mut m);
+                let m = String::from_utf8_lossy(&m);
                 assert!(
                     set.iter()
                         .any(|l| m.as_bytes().windows(l.len()).any(|w| w == l)),
@@ -382,9 +372,11 @@ mod tests {
     }
 
     /// The pattern of every occurrence the search reports, sorted.
-    fn occurrences(a: &LiteralAutomaton, text: &[u8]) -> Vec<usize> {
+    fn occurrences(a: &LiteralAutomaton, text: &str) -> Vec<usize> {
+        let mut folded = crate::text::FoldedText::new();
+        folded.fold(text);
         let mut found = Vec::new();
-        a.for_each_match(text, &mut Vec::new(), |p| found.push(p));
+        a.for_each_match(folded.bytes(), |p| found.push(p));
         found.sort_unstable();
         found
     }
@@ -425,8 +417,8 @@ mod tests {
             if let Some(packed) = Packed::new(&refs) {
                 let packed = LiteralAutomaton::Packed(packed);
                 proptest::prop_assert_eq!(
-                    occurrences(&packed, text.as_bytes()),
-                    occurrences(&table, text.as_bytes())
+                    occurrences(&packed, &text),
+                    occurrences(&table, &text)
                 );
             }
         }

@@ -4,7 +4,7 @@
 use super::{NONE, RuleSet};
 use crate::rules::Document;
 use crate::rules::ast::Field;
-use crate::text::for_each_word;
+use crate::text::FoldedText;
 
 /// One field value of the document being matched.
 #[derive(Debug, Clone, Copy)]
@@ -29,10 +29,8 @@ pub(super) struct Occ {
 
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
-    /// Folding buffer.
-    pub(super) buf: String,
-    /// The lowercased copy of a field value the literal search may need.
-    pub(super) lower: Vec<u8>,
+    /// The field value being scanned, folded, with its word masks.
+    pub(super) text: FoldedText,
     /// Word position → byte span in its field value.
     pub(super) span_at: Vec<(u32, u32)>,
     pub(super) slots: Vec<Slot>,
@@ -66,8 +64,7 @@ impl RuleSet {
     /// Tokenizes every needed field value once and records where each unit occurs.
     pub(super) fn scan(&self, sc: &mut Scratch, doc: &Document<'_>) {
         let Scratch {
-            buf,
-            lower,
+            text: folded,
             slots,
             unit_at,
             span_at,
@@ -77,12 +74,17 @@ impl RuleSet {
             occ,
             ..
         } = sc;
+        // Unit `u` occurred in a field of `bit`, at word `pos` of `slot`; a regex
+        // literal's unit (`slot` NONE) has no position to record.
         let mut hit = |u: u32, slot: u32, pos: u32, bit: u8| {
             let i = u as usize;
             if unit_mask[i] == 0 {
                 touched.push(u);
             }
             unit_mask[i] |= bit;
+            if slot == NONE {
+                return;
+            }
             occ.push(Occ {
                 slot,
                 pos,
@@ -97,6 +99,10 @@ impl RuleSet {
             }
             let bit = field.bit();
             let keep_units = self.phrase_fields & bit != 0;
+            let literals = self
+                .literals
+                .as_ref()
+                .filter(|_| self.literal_fields & bit != 0);
             for (i, text) in doc.field_values(field).enumerate() {
                 let s = slots.len() as u32;
                 let start = span_at.len() as u32;
@@ -105,7 +111,8 @@ impl RuleSet {
                 } else {
                     NONE
                 };
-                for_each_word(text, buf, |w, span| {
+                folded.fold(text);
+                folded.for_each_word(text, |w, span| {
                     let pos = span_at.len() as u32;
                     let mut at = NONE;
                     if let Some((u, record)) = self.words.get(w) {
@@ -129,22 +136,12 @@ impl RuleSet {
                     end: span_at.len() as u32,
                     units,
                 });
-            }
-        }
-        if let Some(ac) = &self.literals {
-            for field in Field::ALL {
-                let bit = field.bit();
-                if self.literal_fields & bit == 0 {
-                    continue;
-                }
-                for text in doc.field_values(field) {
-                    ac.for_each_match(text.as_bytes(), lower, |p| {
+                // The regex prefilter searches the same folded copy.
+                if let Some(ac) = literals {
+                    ac.for_each_match(folded.bytes(), |p| {
                         let units = self.literal_units.get(p);
                         for &u in units.map_or(&[][..], |u| &u[..]) {
-                            if unit_mask[u as usize] == 0 {
-                                touched.push(u);
-                            }
-                            unit_mask[u as usize] |= bit;
+                            hit(u, NONE, 0, bit);
                         }
                     });
                 }

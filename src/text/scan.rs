@@ -1,0 +1,428 @@
+//! [`FoldedText`]: a field value folded and split into words 16 bytes at a time.
+//!
+//! The matcher's hot path. One pass over the value writes its *folded copy* (ASCII
+//! lowercased, basic Cyrillic U+0400..U+047F folded as [`super::fold`] does, every other
+//! character unchanged: the same length, so byte positions carry over) and two bit
+//! masks: the bytes of ASCII letters, digits and basic Cyrillic letters (*word bytes*),
+//! and every other non-ASCII byte (*other bytes*). Words are then read off the masks,
+//! a bit scan per word instead of a table lookup per byte, and handed on as slices of
+//! the folded copy, never copied.
+//!
+//! A run of word and other bytes that holds an other byte (an accented letter, a
+//! combining mark, a guillemet or a dash glued to a word) goes through the general
+//! tokenizer, [`super::for_each_word`], which decides what is a word there; runs are
+//! bounded by ASCII separators, which end words in both, so the two agree everywhere.
+//! The regex prefilter searches the same folded copy (see `fold_literal`).
+
+use std::ops::Range;
+
+use super::for_each_word;
+
+/// Reusable buffers for folding and scanning one field value at a time.
+#[derive(Debug, Default, Clone)]
+pub struct FoldedText {
+    /// The value with one zero byte before it and zero padding after it, so that every
+    /// 16-byte window (and its neighbours one byte either side) can be loaded.
+    input: Vec<u8>,
+    /// The folded copy, padded to whole 64-byte blocks with zeros.
+    folded: Vec<u8>,
+    /// Per 64-byte block: word bytes, and other bytes.
+    word_bits: Vec<u64>,
+    other_bits: Vec<u64>,
+    len: usize,
+    /// Folding buffer of the general tokenizer.
+    tmp: String,
+}
+
+impl FoldedText {
+    pub fn new() -> FoldedText {
+        FoldedText::default()
+    }
+
+    /// Folds `text` and computes its masks, replacing the previous value.
+    pub fn fold(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let blocks = n.div_ceil(64);
+        self.len = n;
+        self.input.clear();
+        self.input.push(0);
+        self.input.extend_from_slice(bytes);
+        self.input.resize(blocks * 64 + 2, 0);
+        self.folded.clear();
+        self.folded.resize(blocks * 64, 0);
+        self.word_bits.clear();
+        self.word_bits.resize(blocks, 0);
+        self.other_bits.clear();
+        self.other_bits.resize(blocks, 0);
+        for b in 0..blocks {
+            let (w, o) = fold_block(&self.input, &mut self.folded, b * 64);
+            self.word_bits[b] = w;
+            self.other_bits[b] = o;
+        }
+    }
+
+    /// The folded copy of the last value given to [`FoldedText::fold`].
+    pub fn bytes(&self) -> &[u8] {
+        self.folded.get(..self.len).unwrap_or_default()
+    }
+
+    /// Calls `f(folded word, byte span)` for each word of `text`, in order: the same
+    /// words, folded alike, as [`for_each_word`]. `text` must be the value last given to
+    /// [`FoldedText::fold`].
+    pub fn for_each_word(&mut self, text: &str, mut f: impl FnMut(&[u8], Range<usize>)) {
+        debug_assert_eq!(text.len(), self.len);
+        let FoldedText {
+            folded,
+            word_bits,
+            other_bits,
+            tmp,
+            ..
+        } = self;
+        let any_other = other_bits.iter().any(|&o| o != 0);
+        let run_bits = |k: usize| word_bits.get(k).map_or(0, |&w| w | other_bits[k]);
+        // The start of a run that began in an earlier block and has not ended yet.
+        let mut open = None;
+        for k in 0..word_bits.len() {
+            let m = run_bits(k);
+            let before = k.checked_sub(1).map_or(0, |p| run_bits(p) >> 63);
+            let after = run_bits(k + 1) & 1;
+            // First and last byte of each run of word and other bytes in this block.
+            let mut starts = m & !(m << 1 | before);
+            let mut ends = m & !(m >> 1 | after << 63);
+            let base = k * 64;
+            while ends != 0 {
+                let end = base + ends.trailing_zeros() as usize + 1;
+                ends &= ends - 1;
+                // Runs end in order: the open run first, then each start in turn.
+                let start = match open.take() {
+                    Some(s) => s,
+                    None => {
+                        let s = base + starts.trailing_zeros() as usize;
+                        starts &= starts.wrapping_sub(1);
+                        s
+                    }
+                };
+                if any_other && has_bit(other_bits, start, end) {
+                    let Some(run) = text.get(start..end) else {
+                        continue;
+                    };
+                    for_each_word(run, tmp, |word, span| {
+                        f(word.as_bytes(), start + span.start..start + span.end);
+                    });
+                } else if let Some(word) = folded.get(start..end) {
+                    f(word, start..end);
+                }
+            }
+            if starts != 0 {
+                open = Some(base + starts.trailing_zeros() as usize);
+            }
+        }
+    }
+}
+
+/// Whether any bit of `bits` in `start..end` (bit positions) is set.
+#[inline]
+fn has_bit(bits: &[u64], start: usize, end: usize) -> bool {
+    let mut i = start;
+    while i < end {
+        let (k, s) = (i / 64, i % 64);
+        let take = (end - i).min(64 - s);
+        let mask = if take == 64 {
+            u64::MAX
+        } else {
+            (1u64 << take) - 1
+        };
+        if bits.get(k).is_some_and(|&b| (b >> s) & mask != 0) {
+            return true;
+        }
+        i += take;
+    }
+    false
+}
+
+/// Folds one 64-byte block starting at `at` (a position in the value): reads
+/// `input[at..at + 66]` (the value is at offset 1), writes `folded[at..at + 64]`, and
+/// returns the block's word and other masks.
+#[inline]
+fn fold_block(input: &[u8], folded: &mut [u8], at: usize) -> (u64, u64) {
+    let (Some(window), Some(out)) = (input.get(at..at + 66), folded.get_mut(at..at + 64)) else {
+        return (0, 0);
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::fold_block(window, out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        scalar_block(window, out)
+    }
+}
+
+/// The portable definition of [`fold_block`], one byte at a time; `window` is the
+/// block with one byte either side.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn scalar_block(window: &[u8], out: &mut [u8]) -> (u64, u64) {
+    let (mut word, mut other) = (0u64, 0u64);
+    for (i, o) in out.iter_mut().enumerate().take(64) {
+        let (p, b, n) = (window[i], window[i + 1], window[i + 2]);
+        *o = fold_byte(p, b, n);
+        let cyr = is_cyr_lead(b) || is_cyr_lead(p);
+        if b.is_ascii_alphanumeric() || cyr {
+            word |= 1 << i;
+        } else if b >= 0x80 {
+            other |= 1 << i;
+        }
+    }
+    (word, other)
+}
+
+fn is_cyr_lead(b: u8) -> bool {
+    b == 0xD0 || b == 0xD1
+}
+
+/// The folded form of byte `b` of valid UTF-8, given the bytes before and after it
+/// (0 at either end).
+///
+/// In UTF-8, U+0400..U+047F are a lead byte 0xD0 or 0xD1 and one continuation byte,
+/// and so are their folded forms: folding can change either byte (`Р` is D0 A0, `р` is
+/// D1 80), but never the length.
+pub(crate) fn fold_byte(p: u8, b: u8, n: u8) -> u8 {
+    if b.is_ascii_uppercase() {
+        b.to_ascii_lowercase()
+    } else if is_cyr_lead(p) {
+        0x80 | (fold_cyr(p, b) & 0x3F)
+    } else if is_cyr_lead(b) && (0x80..0xC0).contains(&n) {
+        0xD0 | (fold_cyr(b, n) >> 6)
+    } else {
+        b
+    }
+}
+
+/// The folded code point of the pair (`lead`, `b2`), as an offset from U+0400.
+fn fold_cyr(lead: u8, b2: u8) -> u8 {
+    let i = (lead & 1) << 6 | (b2 & 0x3F);
+    match i {
+        0x01 | 0x51 => 0x35,
+        0x00..=0x0F => i + 0x50,
+        0x10..=0x2F => i + 0x20,
+        0x60..=0x7F => i | 1,
+        _ => i,
+    }
+}
+
+/// Folds a regex literal the way [`FoldedText`] folds text, so that the folded copy of
+/// any text holding the literal holds the folded literal. A trailing lead byte of
+/// U+0400..U+047F (a literal cut inside a character) is dropped: how it folds depends
+/// on the byte after it.
+pub(crate) fn fold_literal(lit: &mut Vec<u8>) {
+    if lit.last().is_some_and(|&b| is_cyr_lead(b)) {
+        lit.pop();
+    }
+    let folded: Vec<u8> = (0..lit.len())
+        .map(|i| {
+            let p = i.checked_sub(1).map_or(0, |j| lit[j]);
+            fold_byte(p, lit[i], lit.get(i + 1).copied().unwrap_or(0))
+        })
+        .collect();
+    *lit = folded;
+}
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    //! SSE2 is part of x86_64 itself, so this needs no runtime detection.
+
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn load(bytes: &[u8], at: usize) -> __m128i {
+        let mut a = [0u8; 16];
+        if let Some(s) = bytes.get(at..at + 16) {
+            a.copy_from_slice(s);
+        }
+        // SAFETY: `a` is 16 readable bytes; the load has no alignment requirement.
+        unsafe { _mm_loadu_si128(a.as_ptr().cast()) }
+    }
+
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn store(out: &mut [u8], at: usize, v: __m128i) {
+        let mut a = [0u8; 16];
+        // SAFETY: `a` is 16 writable bytes; the store has no alignment requirement.
+        unsafe { _mm_storeu_si128(a.as_mut_ptr().cast(), v) };
+        if let Some(s) = out.get_mut(at..at + 16) {
+            s.copy_from_slice(&a);
+        }
+    }
+
+    /// SSE2 is part of every x86_64 target, so this is always safe to run.
+    pub(super) fn fold_block(window: &[u8], out: &mut [u8]) -> (u64, u64) {
+        // SAFETY: SSE2 is enabled in every x86_64 target's base feature set.
+        unsafe { fold_block_sse2(window, out) }
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn fold_block_sse2(window: &[u8], out: &mut [u8]) -> (u64, u64) {
+        let (mut word, mut other) = (0u64, 0u64);
+        for c in 0..4 {
+            let at = c * 16;
+            let p = load(window, at);
+            let v = load(window, at + 1);
+            let n = load(window, at + 2);
+            let (f, w, o) = fold16(p, v, n);
+            store(out, at, f);
+            word |= u64::from(w) << at;
+            other |= u64::from(o) << at;
+        }
+        (word, other)
+    }
+
+    /// Folds the 16 bytes `v` (with `p` the bytes before each, `n` the bytes after):
+    /// the folded bytes, and the word and other masks.
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn fold16(p: __m128i, v: __m128i, n: __m128i) -> (__m128i, u16, u16) {
+        let set = |b: u8| _mm_set1_epi8(b as i8);
+        let eq = |a: __m128i, b: u8| _mm_cmpeq_epi8(a, set(b));
+        // Signed byte comparisons: bytes >= 0x80 are negative, below every ASCII bound.
+        let within = |a: __m128i, lo: u8, hi: u8| {
+            _mm_and_si128(
+                _mm_cmpgt_epi8(a, set(lo - 1)),
+                _mm_cmplt_epi8(a, set(hi + 1)),
+            )
+        };
+        let upper = within(v, b'A', b'Z');
+        let alnum = _mm_or_si128(
+            within(v, b'0', b'9'),
+            within(_mm_or_si128(v, set(0x20)), b'a', b'z'),
+        );
+        let (pd0, pd1) = (eq(p, 0xD0), eq(p, 0xD1));
+        let (vd0, vd1) = (eq(v, 0xD0), eq(v, 0xD1));
+        let hv = _mm_and_si128(v, set(0xF0));
+        let hn = _mm_and_si128(n, set(0xF0));
+        // Continuation bytes after 0xD0: 80..8F +0x10 (Ѐ..Џ → ѐ..џ, lead becomes D1),
+        // 81 → B5 (Ё → е), 90..9F +0x20 (А..П), A0..AF -0x20 (Р..Я, lead becomes D1).
+        let v81 = eq(v, 0x81);
+        let d0_80 = _mm_and_si128(pd0, _mm_andnot_si128(v81, eq(hv, 0x80)));
+        let d0_81 = _mm_and_si128(pd0, v81);
+        let d0_90 = _mm_and_si128(pd0, eq(hv, 0x90));
+        let d0_a0 = _mm_and_si128(pd0, eq(hv, 0xA0));
+        // After 0xD1: 91 → B5 (ё → е, lead becomes D0); A0..BF | 1 (U+0460..U+047F).
+        let d1_91 = _mm_and_si128(pd1, eq(v, 0x91));
+        let d1_hi = _mm_and_si128(pd1, _mm_or_si128(eq(hv, 0xA0), eq(hv, 0xB0)));
+        let mut delta = _mm_and_si128(upper, set(0x20));
+        delta = _mm_or_si128(delta, _mm_and_si128(d0_80, set(0x10)));
+        delta = _mm_or_si128(delta, _mm_and_si128(d0_81, set(0x34)));
+        delta = _mm_or_si128(delta, _mm_and_si128(d0_90, set(0x20)));
+        delta = _mm_or_si128(delta, _mm_and_si128(d0_a0, set(0xE0)));
+        delta = _mm_or_si128(delta, _mm_and_si128(d1_91, set(0x24)));
+        // Lead bytes: D0 followed by 80..8F (not 81) or A0..AF becomes D1; D1 followed
+        // by 91 becomes D0.
+        let n81 = eq(n, 0x81);
+        let to_d1 = _mm_and_si128(
+            vd0,
+            _mm_or_si128(_mm_andnot_si128(n81, eq(hn, 0x80)), eq(hn, 0xA0)),
+        );
+        let to_d0 = _mm_and_si128(vd1, eq(n, 0x91));
+        delta = _mm_or_si128(delta, _mm_and_si128(to_d1, set(0x01)));
+        delta = _mm_or_si128(delta, _mm_and_si128(to_d0, set(0xFF)));
+        let folded = _mm_or_si128(_mm_add_epi8(v, delta), _mm_and_si128(d1_hi, set(0x01)));
+        let cyr = _mm_or_si128(_mm_or_si128(vd0, vd1), _mm_or_si128(pd0, pd1));
+        let word = _mm_movemask_epi8(_mm_or_si128(alnum, cyr)) as u16;
+        let high = _mm_movemask_epi8(v) as u16;
+        (folded, word, high & !word)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(text: &str) -> Vec<(String, Range<usize>)> {
+        let mut ft = FoldedText::new();
+        ft.fold(text);
+        let mut out = Vec::new();
+        ft.for_each_word(text, |w, span| {
+            out.push((String::from_utf8_lossy(w).into_owned(), span));
+        });
+        out
+    }
+
+    fn general(text: &str) -> Vec<(String, Range<usize>)> {
+        let mut out = Vec::new();
+        for_each_word(text, &mut String::new(), |w, span| {
+            out.push((w.to_string(), span));
+        });
+        out
+    }
+
+    #[test]
+    fn words_and_spans_are_the_general_tokenizer_s() {
+        let long = "Лавров и Жапаров обсудили ОДКБ. ".repeat(5);
+        let cases = [
+            "",
+            "a",
+            "Kyrgyzstan’s capital, «Лавров» — в Бишкеке",
+            "ЁЛКА ёлка Ѐ Ѓ Џ Ѡ ѡ Ѿ ѿ ҂ ЎЗБЕКИСТОН",
+            "Japa\u{301}rov said \u{301}orphan mark naïve ÉCOLE 5×3",
+            "\"CSTO\" (ОДКБ), 2024-05-01",
+            &long,
+            &"x".repeat(64),
+            &"x".repeat(65),
+            &format!("{}Ж", "y".repeat(63)),
+            &format!("{} Ж", "y".repeat(62)),
+        ];
+        for text in cases {
+            assert_eq!(scan(text), general(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_folded_copy_is_the_fold_of_each_character() {
+        let text = "Kyrgyzstan ЛАВРОВ Ёлка ёж Ѐ Џ Ѡ Ѿ Straße ΑΘΗΝΑ";
+        let mut ft = FoldedText::new();
+        ft.fold(text);
+        assert_eq!(
+            std::str::from_utf8(ft.bytes()).ok(),
+            Some("kyrgyzstan лавров елка еж ѐ џ ѡ ѿ straße ΑΘΗΝΑ")
+        );
+    }
+
+    #[test]
+    fn literals_fold_like_text_and_lose_a_cut_lead_byte() {
+        let mut l = "ЛАВ".as_bytes().to_vec();
+        fold_literal(&mut l);
+        assert_eq!(l, "лав".as_bytes());
+        let mut cut = "ЛАВ".as_bytes()[..5].to_vec();
+        fold_literal(&mut cut);
+        assert_eq!(cut, "ла".as_bytes());
+    }
+
+    proptest::proptest! {
+        /// The vectorised block and the byte-at-a-time definition agree on every byte
+        /// and both masks.
+        #[test]
+        fn vector_and_scalar_blocks_agree(text in "[a-zA-Z0-9 .,«»—ёЁА-яЀ-ѿ\u{301}é҂ᲀ]{0,90}") {
+            let mut input = vec![0u8];
+            input.extend_from_slice(text.as_bytes());
+            let blocks = text.len().div_ceil(64);
+            input.resize(blocks * 64 + 2, 0);
+            for b in 0..blocks {
+                let (mut got, mut want) = (vec![0u8; blocks * 64], [0u8; 64]);
+                let got_masks = fold_block(&input, &mut got, b * 64);
+                let want_masks = scalar_block(&input[b * 64..b * 64 + 66], &mut want);
+                proptest::prop_assert_eq!(got_masks, want_masks);
+                proptest::prop_assert_eq!(&got[b * 64..b * 64 + 64], &want[..]);
+            }
+        }
+
+        /// Words, folded forms and spans are the general tokenizer's on any text.
+        #[test]
+        fn the_scan_finds_the_general_tokenizer_s_words(
+            text in "[a-zA-Z0-9 .,'«»—ёЁА-яЀ-ѿ\u{301}é҂ᲀ]{0,200}"
+        ) {
+            proptest::prop_assert_eq!(scan(&text), general(&text));
+        }
+    }
+}
