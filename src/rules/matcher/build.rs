@@ -4,15 +4,16 @@ use std::collections::HashMap;
 
 use regex::RegexSetBuilder;
 
-use super::index::{FastMap, NONE, Trie};
+use super::index::{FastMap, NONE};
 use super::literals::{LiteralAutomaton, required_literals};
 use super::trigger::{REGEX_WEIGHT, word_weight};
 use super::{Expr, Operand, RegexGroup, RegexTerm};
 use crate::rules::ast::{Field, Node, Term};
 
 pub(super) struct Builder {
-    pub(super) words: FastMap<Box<str>, (u32, bool)>,
-    pub(super) prefixes: Trie,
+    pub(super) words: FastMap<Box<str>, u32>,
+    /// Folded prefix → its unit.
+    pub(super) prefixes: FastMap<Box<str>, u32>,
     /// Unit → the rules containing it (triggering or not), for the rarity estimate.
     pub(super) unit_rules: Vec<Vec<u32>>,
     /// Unit → its weight in the rarity estimate (see [`super::trigger::UnitCost`]).
@@ -27,6 +28,42 @@ pub(super) struct Builder {
     pub(super) fields: u8,
     pub(super) phrase_fields: u8,
     pub(super) rule: u32,
+    /// Folded word → how many rules mention it (as a word, in a phrase or a `NEAR`):
+    /// a phrase is anchored on its least shared word.
+    pub(super) word_rules: FastMap<Box<str>, u32>,
+}
+
+/// How many of `roots` mention each word, counting each rule once per word.
+pub(super) fn word_rules<'a>(roots: impl IntoIterator<Item = &'a Node>) -> FastMap<Box<str>, u32> {
+    fn visit<'a>(n: &'a Node, out: &mut Vec<&'a str>) {
+        let term = |t: &'a Term, out: &mut Vec<&'a str>| match t {
+            Term::Word(w) => out.push(w),
+            Term::Phrase(ws) => out.extend(ws.iter().map(String::as_str)),
+            Term::Prefix(_) => {}
+        };
+        match n {
+            Node::Term { term: t, .. } => term(t, out),
+            Node::Near { left, right, .. } => {
+                term(left, out);
+                term(right, out);
+            }
+            Node::Regex { .. } => {}
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|c| visit(c, out)),
+            Node::Not(c) => visit(c, out),
+        }
+    }
+    let mut counts: FastMap<Box<str>, u32> = FastMap::default();
+    let mut words = Vec::new();
+    for root in roots {
+        words.clear();
+        visit(root, &mut words);
+        words.sort_unstable();
+        words.dedup();
+        for w in &words {
+            *counts.entry((*w).into()).or_default() += 1;
+        }
+    }
+    counts
 }
 
 impl Builder {
@@ -44,55 +81,57 @@ impl Builder {
         unit
     }
 
-    /// The unit of word `w`. A `record` unit has its occurrences recorded (and may
-    /// trigger its rules); other words (non-anchor phrase words) are only looked up for
-    /// phrase verification, so a phrase like "Japarov in" does not turn every `in` of
-    /// every item into work.
-    fn word(&mut self, w: &str, record: bool) -> u32 {
+    /// The unit of word `w`: its occurrences are recorded, and may trigger its rules.
+    fn word(&mut self, w: &str) -> u32 {
         let unit = match self.words.get(w) {
-            Some(&(u, _)) => u,
+            Some(&u) => u,
             None => {
                 let u = self.new_unit(word_weight(w, false));
-                self.words.insert(w.into(), (u, false));
+                self.words.insert(w.into(), u);
                 u
             }
         };
-        if let Some(entry) = self.words.get_mut(w) {
-            entry.1 |= record;
-        }
-        if record { self.note(unit) } else { unit }
+        self.note(unit)
     }
 
     fn prefix(&mut self, p: &str) -> u32 {
-        let fresh = self.unit_rules.len() as u32;
-        // An empty prefix (only in hand-built trees) gets a unit that never occurs.
-        let unit = match self.prefixes.insert(p, || fresh) {
-            NONE => fresh,
-            u => u,
+        let unit = match self.prefixes.get(p) {
+            Some(&u) => u,
+            None => {
+                // An empty prefix (only in hand-built trees) gets a unit that never
+                // occurs: the index leaves it out.
+                let u = self.new_unit(word_weight(p, true));
+                self.prefixes.insert(p.into(), u);
+                u
+            }
         };
-        if unit == fresh {
-            self.new_unit(word_weight(p, true));
-        }
         self.note(unit)
     }
 
     fn operand(&mut self, t: &Term) -> Operand {
         match t {
-            Term::Word(w) => Operand::Word(self.word(w, true)),
+            Term::Word(w) => Operand::Word(self.word(w)),
             Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
             Term::Phrase(ws) => {
+                // The anchor's occurrences are what wakes the rule and what the phrase
+                // is verified from: the word fewest rules share (a name rather than
+                // `government`), common words and short words last, then the longest.
+                let cost = |w: &String| {
+                    let shares = self.word_rules.get(w.as_str()).copied().unwrap_or(1);
+                    shares.max(1) as f32 * word_weight(w, false)
+                };
                 let mut anchor = 0;
                 for (i, w) in ws.iter().enumerate() {
-                    if w.len() > ws[anchor].len() {
+                    let (c, best) = (cost(w), cost(&ws[anchor]));
+                    if c < best || (c == best && w.len() > ws[anchor].len()) {
                         anchor = i;
                     }
                 }
-                let units = ws
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| self.word(w, i == anchor))
-                    .collect();
-                Operand::Phrase(units, anchor)
+                Operand::Phrase {
+                    anchor_unit: self.word(&ws[anchor]),
+                    anchor,
+                    words: ws.iter().map(|w| w.as_bytes().into()).collect(),
+                }
             }
         }
     }

@@ -45,11 +45,8 @@ impl Ctx<'_, '_> {
     fn occurs(&self, op: &Operand, mask: u8) -> bool {
         match op {
             Operand::Word(u) | Operand::Prefix(u) => self.unit_mask(*u) & mask != 0,
-            Operand::Phrase(units, anchor) => {
-                let Some(&a) = units.get(*anchor) else {
-                    return false;
-                };
-                if self.unit_mask(a) & mask == 0 {
+            Operand::Phrase { anchor_unit, .. } => {
+                if self.unit_mask(*anchor_unit) & mask == 0 {
                     return false;
                 }
                 let mut found = false;
@@ -99,23 +96,27 @@ impl Ctx<'_, '_> {
                     }
                 }
             }
-            Operand::Phrase(units, anchor) => {
-                let (Some(&a), n) = (units.get(*anchor), units.len()) else {
-                    return;
-                };
+            Operand::Phrase {
+                anchor_unit,
+                anchor,
+                words,
+            } => {
+                let n = words.len();
                 let sc = &*self.sc;
-                for (slot, pos) in self.occurrences(a, mask) {
+                for (slot, pos) in self.occurrences(*anchor_unit, mask) {
                     let s = &sc.slots[slot as usize];
                     let Some(first) = (pos as usize).checked_sub(*anchor) else {
                         continue;
                     };
-                    if s.units == NONE || first < s.start as usize || first + n > s.end as usize {
+                    if s.words == NONE || first < s.start as usize || first + n > s.end as usize {
                         continue;
                     }
-                    let at = s.units as usize + (first - s.start as usize);
-                    if sc.unit_at.get(at..at + n) == Some(&units[..])
-                        && !f((slot, first as u32, (first + n - 1) as u32))
-                    {
+                    let at = s.words as usize + (first - s.start as usize);
+                    let all = words
+                        .iter()
+                        .enumerate()
+                        .all(|(i, w)| i == *anchor || sc.folded_word(at + i) == &w[..]);
+                    if all && !f((slot, first as u32, (first + n - 1) as u32)) {
                         return;
                     }
                 }

@@ -1,12 +1,11 @@
-//! The lookup structures of the word index: a hash map with a fast string hasher and a
-//! byte trie of prefixes.
+//! The lookup structures of the word index: an open-addressing table of word keys and
+//! a byte trie of prefixes.
 //!
 //! Every word of every item goes through both, so they favour speed over generality:
 //! the trie answers "which rule prefixes does this word start with" in one walk instead
 //! of one probe per prefix length.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub(super) const NONE: u32 = u32::MAX;
 
@@ -16,62 +15,93 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The word map as the scan uses it: every word of every item is looked up, and most
-/// are in no rule. Each word is hashed once (length and up to 8 first and last bytes,
-/// read as fixed-size words, so no loop and no `memcpy`); one load from a 16 KiB bit
-/// table, which stays in cache, rejects most misses, and only the rest probe the map,
-/// keyed by that same hash. Words that share a hash are told apart by comparing them.
+/// are in no rule. Each word is reduced once to a *key*: its length and up to 8 first
+/// and last bytes, read as fixed-size words (no loop, no `memcpy`). Up to 16 bytes the
+/// key is the word itself (those bytes cover it), so a lookup compares two integers and
+/// a length, never strings; longer words also compare their bytes. One load from a bit
+/// table (16 bits per word, so 2 KiB for 1,000 words: it stays in cache) rejects most
+/// misses; the rest probe an open-addressing table of keys (linear probing, at most
+/// half full).
 #[derive(Debug, Clone)]
 pub(super) struct WordIndex {
     bits: Box<[u64]>,
-    map: HashMap<u64, Box<[Entry]>, BuildHasherDefault<Premixed>>,
+    filter_log: u32,
+    slots: Box<[Slot]>,
+    /// The bytes of the words longer than [`INLINE`], one after the other.
+    long: Box<[u8]>,
 }
 
-/// A word, its unit and whether its occurrences are recorded.
-type Entry = (Box<str>, u32, bool);
+/// Words up to this many bytes are told apart by their key alone.
+const INLINE: usize = 16;
 
-const FILTER_LOG: u32 = 17;
-
-/// Hasher for keys that are already well-mixed hashes.
-#[derive(Default)]
-pub(super) struct Premixed(u64);
-
-impl Hasher for Premixed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u64(&mut self, h: u64) {
-        self.0 = h;
-    }
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    key: Key,
+    /// The word's unit, or NONE for an empty slot.
+    unit: u32,
+    /// Where a long word's bytes start in `long`.
+    long_at: u32,
 }
+
+/// A word's length and its first and last bytes (up to 8 of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    first: u64,
+    last: u64,
+    len: u32,
+}
+
+const EMPTY: Slot = Slot {
+    key: Key {
+        first: 0,
+        last: 0,
+        len: 0,
+    },
+    unit: NONE,
+    long_at: 0,
+};
 
 impl WordIndex {
-    /// The index of `words` (folded word → (unit, whether its occurrences are recorded)).
-    pub(super) fn new<'a>(words: impl IntoIterator<Item = (&'a str, (u32, bool))>) -> WordIndex {
-        let mut bits = vec![0u64; (1 << FILTER_LOG) / 64].into_boxed_slice();
-        let mut by_hash: HashMap<u64, Vec<Entry>> = HashMap::new();
-        for (w, (u, record)) in words {
-            let h = word_hash(w.as_bytes());
-            let k = filter_bit(h);
+    /// The index of `words` (folded word → unit).
+    pub(super) fn new<'a>(words: impl IntoIterator<Item = (&'a str, u32)>) -> WordIndex {
+        let words: Vec<(&str, u32)> = words.into_iter().collect();
+        let log = filter_log(words.len(), 10, 17);
+        let mut bits = vec![0u64; (1 << log) / 64].into_boxed_slice();
+        let size = (words.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![EMPTY; size].into_boxed_slice();
+        let mut long = Vec::new();
+        for (w, unit) in words {
+            let w = w.as_bytes();
+            let key = key(w);
+            let h = hash(key);
+            let k = filter_bit(h, log);
             if let Some(b) = bits.get_mut(k / 64) {
                 *b |= 1 << (k % 64);
             }
-            by_hash.entry(h).or_default().push((w.into(), u, record));
+            let long_at = long.len() as u32;
+            if w.len() > INLINE {
+                long.extend_from_slice(w);
+            }
+            let mut i = h as usize & (size - 1);
+            while slots[i].unit != NONE {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = Slot { key, unit, long_at };
         }
-        let mut map = HashMap::with_capacity_and_hasher(by_hash.len(), Default::default());
-        map.extend(by_hash.into_iter().map(|(h, v)| (h, v.into_boxed_slice())));
-        WordIndex { bits, map }
+        WordIndex {
+            bits,
+            filter_log: log,
+            slots,
+            long: long.into_boxed_slice(),
+        }
     }
 
-    /// The unit of `w` and whether its occurrences are recorded.
+    /// The unit of `w`.
     #[inline]
-    pub(super) fn get(&self, w: &[u8]) -> Option<(u32, bool)> {
-        let h = word_hash(w);
-        let k = filter_bit(h);
+    pub(super) fn get(&self, w: &[u8]) -> Option<u32> {
+        let key = key(w);
+        let h = hash(key);
+        let k = filter_bit(h, self.filter_log);
         if self
             .bits
             .get(k / 64)
@@ -79,35 +109,41 @@ impl WordIndex {
         {
             return None;
         }
-        let entries = self.map.get(&h)?;
-        entries
-            .iter()
-            .find(|e| e.0.as_bytes() == w)
-            .map(|&(_, u, record)| (u, record))
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let s = self.slots.get(i)?;
+            if s.unit == NONE {
+                return None;
+            }
+            if s.key == key && (w.len() <= INLINE || self.long_word(s) == Some(w)) {
+                return Some(s.unit);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn long_word(&self, s: &Slot) -> Option<&[u8]> {
+        let at = s.long_at as usize;
+        self.long.get(at..at + s.key.len as usize)
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        self.bits.len() * 8
-            + self.map.capacity() * (std::mem::size_of::<(u64, Box<[Entry]>)>() + 1)
-            + self
-                .map
-                .values()
-                .flat_map(|v| v.iter())
-                .map(|e| std::mem::size_of_val(e) + e.0.len())
-                .sum::<usize>()
+        self.bits.len() * 8 + std::mem::size_of_val(&*self.slots) + self.long.len()
     }
 }
 
 #[inline]
-fn filter_bit(h: u64) -> usize {
-    (h >> (64 - FILTER_LOG)) as usize
+fn filter_bit(h: u64, log: u32) -> usize {
+    (h >> (64 - log)) as usize
 }
 
-/// A hash of the word's length and its first and last bytes (up to 8 of each).
+/// The key of a word: for up to 16 bytes, the first and last 8 (or 4, or for 1 to 3
+/// bytes the first, middle and last) cover every byte, so equal keys are equal words.
 #[inline]
-fn word_hash(w: &[u8]) -> u64 {
+fn key(w: &[u8]) -> Key {
     let n = w.len();
-    let (a, b) = if n >= 8 {
+    let (first, last) = if n >= 8 {
         (le64(w, 0), le64(w, n - 8))
     } else if n >= 4 {
         (u64::from(le32(w, 0)), u64::from(le32(w, n - 4)))
@@ -117,7 +153,17 @@ fn word_hash(w: &[u8]) -> u64 {
     } else {
         (0, 0)
     };
-    let h = (a ^ b.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    Key {
+        first,
+        last,
+        len: n as u32,
+    }
+}
+
+#[inline]
+fn hash(k: Key) -> u64 {
+    let h = (k.first ^ k.last.rotate_left(29) ^ u64::from(k.len) << 56)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)
 }
@@ -136,161 +182,147 @@ fn le32(w: &[u8], at: usize) -> u32 {
         .map_or(0, u32::from_le_bytes)
 }
 
-#[derive(Debug, Clone)]
-struct TrieNode {
-    unit: u32,
-    children: Vec<(u8, u32)>,
-}
+/// The prefixes of `prefix*` terms, with a filter in front: most words start with no
+/// stored prefix, and most of those are turned away by one bit test on their first
+/// few bytes (their *key*: three ASCII bytes, or two Cyrillic letters, four bytes of
+/// any other script). The rest find the prefixes sharing their key in a map and
+/// compare each; the few prefixes shorter than a key are compared with every word
+/// that starts with their first byte.
+/// A stored prefix and its unit.
+type Prefix = (Box<[u8]>, u32);
 
-/// Byte trie of folded prefixes, each ending node carrying a unit id, with a filter
-/// in front: most words start with no stored prefix, and most of those are turned
-/// away by one bit test on their first few bytes (their *key*) without a walk.
 #[derive(Debug, Clone)]
-pub(super) struct Trie {
-    /// First byte → node.
-    root: Box<[u32; 256]>,
-    /// First byte → whether some prefix starting with it is shorter than a key, so
-    /// that every word starting with that byte is walked.
-    short: Box<[bool; 256]>,
-    /// Bit set of the keys of the other prefixes.
+pub(super) struct PrefixIndex {
+    /// Bit set of the keys of the prefixes at least a key long.
     keys: Box<[u64]>,
-    nodes: Vec<TrieNode>,
+    key_log: u32,
+    /// Key → its prefixes (and their units), shortest first.
+    by_key: FastMap<u32, Box<[Prefix]>>,
+    /// First byte → whether some prefix starting with it is shorter than a key.
+    short_first: Box<[bool; 256]>,
+    short: Box<[Prefix]>,
 }
 
-const KEY_BITS_LOG: u32 = 16;
-
-/// Bytes in the key of a word or prefix starting with `first`: three ASCII letters,
-/// or two Cyrillic ones (as many bytes of other scripts).
+/// The key of a word or prefix: its first three bytes when the first is ASCII, else
+/// its first four. `None` when it is shorter than that.
 #[inline]
-fn key_len(first: u8) -> usize {
-    if first < 0x80 { 3 } else { 4 }
-}
-
-/// The filter bit of a key (3 or 4 bytes).
-#[inline]
-fn key_bit(key: &[u8]) -> usize {
-    let x = key
-        .iter()
-        .rev()
-        .fold(key.len() as u64, |acc, &b| acc << 8 | u64::from(b));
-    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - KEY_BITS_LOG)) as usize
-}
-
-impl Default for Trie {
-    fn default() -> Trie {
-        Trie {
-            root: Box::new([NONE; 256]),
-            short: Box::new([false; 256]),
-            keys: vec![0u64; (1 << KEY_BITS_LOG) / 64].into_boxed_slice(),
-            nodes: Vec::new(),
+fn prefix_key(b: &[u8]) -> Option<u32> {
+    match *b {
+        [k0, k1, k2, ..] if k0 < 0x80 => {
+            Some(u32::from(k0) | u32::from(k1) << 8 | u32::from(k2) << 16)
         }
+        [k0, k1, k2, k3, ..] => Some(u32::from_le_bytes([k0, k1, k2, k3])),
+        _ => None,
     }
 }
 
-impl Trie {
+/// Filter bits per stored word or key: a miss passes the filter about once in 16.
+const BITS_PER_ENTRY: usize = 16;
+
+/// log2 of a filter's size in bits for `n` entries, within `min..=max`.
+fn filter_log(n: usize, min: u32, max: u32) -> u32 {
+    let bits = (n * BITS_PER_ENTRY).next_power_of_two();
+    bits.trailing_zeros().clamp(min, max)
+}
+
+#[inline]
+fn key_bit(k: u32, log: u32) -> usize {
+    (k.wrapping_mul(0x9e37_79b1) >> (32 - log)) as usize
+}
+
+impl PrefixIndex {
+    /// The index of `prefixes` (folded prefix → unit). Empty prefixes (the parser never
+    /// produces them) are left out: their units never occur.
+    pub(super) fn new<'a>(prefixes: impl IntoIterator<Item = (&'a str, u32)>) -> PrefixIndex {
+        let mut by_key: FastMap<u32, Vec<Prefix>> = FastMap::default();
+        let mut short_first = Box::new([false; 256]);
+        let mut short = Vec::new();
+        for (p, unit) in prefixes {
+            let p = p.as_bytes();
+            match (prefix_key(p), p.first()) {
+                (Some(k), _) => by_key.entry(k).or_default().push((p.into(), unit)),
+                (None, Some(&first)) => {
+                    short_first[usize::from(first)] = true;
+                    short.push((p.into(), unit));
+                }
+                (None, None) => {}
+            }
+        }
+        let key_log = filter_log(by_key.len(), 6, 16);
+        let mut keys = vec![0u64; (1usize << key_log).div_ceil(64)].into_boxed_slice();
+        for &k in by_key.keys() {
+            let b = key_bit(k, key_log);
+            if let Some(w) = keys.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+        let by_key = by_key
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sort_by_key(|(p, _)| p.len());
+                (k, v.into_boxed_slice())
+            })
+            .collect();
+        short.sort_by_key(|(p, _): &Prefix| p.len());
+        PrefixIndex {
+            keys,
+            key_log,
+            by_key,
+            short_first,
+            short: short.into_boxed_slice(),
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.by_key.is_empty() && self.short.is_empty()
     }
 
-    fn new_node(&mut self) -> u32 {
-        self.nodes.push(TrieNode {
-            unit: NONE,
-            children: Vec::new(),
-        });
-        (self.nodes.len() - 1) as u32
-    }
-
-    /// The unit of `prefix`, creating it with `make()` if new. Empty prefixes are ignored
-    /// (the parser never produces them) and get [`NONE`].
-    pub(super) fn insert(&mut self, prefix: &str, make: impl FnOnce() -> u32) -> u32 {
-        let bytes = prefix.as_bytes();
-        let Some((&first, rest)) = bytes.split_first() else {
-            return NONE;
-        };
-        match bytes.get(..key_len(first)) {
-            Some(key) => {
-                let k = key_bit(key);
-                if let Some(b) = self.keys.get_mut(k / 64) {
-                    *b |= 1 << (k % 64);
-                }
-            }
-            None => self.short[usize::from(first)] = true,
-        }
-        let mut n = self.root[usize::from(first)];
-        if n == NONE {
-            n = self.new_node();
-            self.root[usize::from(first)] = n;
-        }
-        for &b in rest {
-            let found = self.nodes[n as usize]
-                .children
-                .iter()
-                .find(|(k, _)| *k == b)
-                .map(|&(_, c)| c);
-            n = match found {
-                Some(c) => c,
-                None => {
-                    let c = self.new_node();
-                    self.nodes[n as usize].children.push((b, c));
-                    c
-                }
-            };
-        }
-        let node = &mut self.nodes[n as usize];
-        if node.unit == NONE {
-            node.unit = make();
-        }
-        node.unit
-    }
-
-    /// Calls `hit` with the unit of every stored prefix of `word`, shortest first.
+    /// Calls `hit` with the unit of every stored prefix of `word`.
     #[inline]
-    pub(super) fn walk(&self, bytes: &[u8], mut hit: impl FnMut(u32)) {
-        let Some((&first, rest)) = bytes.split_first() else {
+    pub(super) fn walk(&self, word: &[u8], mut hit: impl FnMut(u32)) {
+        let Some(&first) = word.first() else {
             return;
         };
-        if !self.short[usize::from(first)] {
-            // Only prefixes at least a key long can start this word: its key must be
-            // one of theirs.
-            let Some(key) = bytes.get(..key_len(first)) else {
-                return;
-            };
-            let k = key_bit(key);
-            if self
-                .keys
-                .get(k / 64)
-                .is_none_or(|b| b & (1 << (k % 64)) == 0)
-            {
-                return;
-            }
+        if self.short_first[usize::from(first)] {
+            self.short_prefixes(word, &mut hit);
         }
-        let mut n = self.root[usize::from(first)];
-        if n == NONE {
+        let Some(k) = prefix_key(word) else {
+            return;
+        };
+        let b = key_bit(k, self.key_log);
+        if self
+            .keys
+            .get(b / 64)
+            .is_none_or(|w| w & (1 << (b % 64)) == 0)
+        {
             return;
         }
-        let mut rest = rest.iter();
-        loop {
-            let node = &self.nodes[n as usize];
-            if node.unit != NONE {
-                hit(node.unit);
+        if let Some(list) = self.by_key.get(&k) {
+            for (p, unit) in list.iter() {
+                if word.starts_with(p) {
+                    hit(*unit);
+                }
             }
-            let Some(&b) = rest.next() else { return };
-            match node.children.iter().find(|(k, _)| *k == b) {
-                Some(&(_, c)) => n = c,
-                None => return,
+        }
+    }
+
+    #[cold]
+    fn short_prefixes(&self, word: &[u8], hit: &mut impl FnMut(u32)) {
+        for (p, unit) in self.short.iter() {
+            if word.starts_with(p) {
+                hit(*unit);
             }
         }
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        256 * 5
-            + self.keys.len() * 8
-            + self.nodes.capacity() * std::mem::size_of::<TrieNode>()
-            + self
-                .nodes
-                .iter()
-                .map(|n| n.children.capacity() * 8)
-                .sum::<usize>()
+        let list = |v: &[Prefix]| -> usize {
+            v.iter().map(|(p, _)| p.len() + 24).sum::<usize>()
+        };
+        256 + self.keys.len() * 8
+            + self.by_key.capacity() * 24
+            + self.by_key.values().map(|v| list(v)).sum::<usize>()
+            + list(&self.short)
     }
 }
 
@@ -314,14 +346,9 @@ mod tests {
             "abcdefgh1xyzwvuts",
             "abcdefgh2xyzwvuts",
         ];
-        let idx = WordIndex::new(
-            words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (*w, (i as u32, i % 2 == 0))),
-        );
+        let idx = WordIndex::new(words.iter().enumerate().map(|(i, w)| (*w, i as u32)));
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(idx.get(w.as_bytes()), Some((i as u32, i % 2 == 0)), "{w:?}");
+            assert_eq!(idx.get(w.as_bytes()), Some(i as u32), "{w:?}");
         }
         for w in [
             "the",
@@ -336,20 +363,14 @@ mod tests {
     }
 
     #[test]
-    fn trie_reports_every_stored_prefix() {
-        let mut t = Trie::default();
-        let mut next = 0;
-        let mut id = || {
-            next += 1;
-            next
-        };
-        let kyr = t.insert("kyr", &mut id);
-        let kyrgyz = t.insert("kyrgyz", &mut id);
-        let lav = t.insert("лав", &mut id);
-        assert_eq!(t.insert("kyr", || 99), kyr);
-        let walk_in = |t: &Trie, w: &str| {
+    fn every_stored_prefix_of_a_word_is_reported() {
+        let (kyr, kyrgyz, lav) = (1, 2, 3);
+        let long = [("kyr", kyr), ("kyrgyz", kyrgyz), ("лав", lav)];
+        let t = PrefixIndex::new(long);
+        let walk_in = |t: &PrefixIndex, w: &str| {
             let mut v = Vec::new();
             t.walk(w.as_bytes(), |u| v.push(u));
+            v.sort_unstable();
             v
         };
         let walk = |w: &str| walk_in(&t, w);
@@ -363,16 +384,15 @@ mod tests {
         assert_eq!(walk("ла"), Vec::<u32>::new());
         assert_eq!(walk("лев"), Vec::<u32>::new());
         assert_eq!(walk(""), Vec::<u32>::new());
-        // Prefixes shorter than a key: every word with their first byte is walked.
-        let mut t = t.clone();
-        let walk = |t: &Trie, w: &str| walk_in(t, w);
-        let k = t.insert("k", &mut id);
-        let ky = t.insert("ky", &mut id);
-        let l = t.insert("л", &mut id);
-        assert_eq!(walk(&t, "kyrgyzstan"), [k, ky, kyr, kyrgyz]);
+        // Prefixes shorter than a key: every word with their first byte is compared.
+        let (k, ky, l) = (4, 5, 6);
+        let short = [("k", k), ("ky", ky), ("л", l), ("", 7)];
+        let t = PrefixIndex::new(long.into_iter().chain(short));
+        let walk = |t: &PrefixIndex, w: &str| walk_in(t, w);
+        assert_eq!(walk(&t, "kyrgyzstan"), [kyr, kyrgyz, k, ky]);
         assert_eq!(walk(&t, "ky"), [k, ky]);
         assert_eq!(walk(&t, "kazakh"), [k]);
-        assert_eq!(walk(&t, "лавров"), [l, lav]);
+        assert_eq!(walk(&t, "лавров"), [lav, l]);
         assert_eq!(walk(&t, "л"), [l]);
         assert_eq!(walk(&t, "the"), Vec::<u32>::new());
     }

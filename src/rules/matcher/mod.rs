@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use regex::{Regex, RegexSet};
 
 use super::{Document, Query, RuleMatch};
-use index::{FastMap, NONE, Trie, WordIndex};
+use index::{FastMap, NONE, PrefixIndex, WordIndex};
 use literals::LiteralAutomaton;
 use scan::Scratch;
 use trigger::{Triggers, UnitCost};
@@ -36,9 +36,16 @@ use trigger::{Triggers, UnitCost};
 enum Operand {
     Word(u32),
     Prefix(u32),
-    /// The phrase's word units and the index of its anchor: the word whose occurrences
-    /// are recorded and verified from (the longest, so rarely `the` or `в`).
-    Phrase(Box<[u32]>, usize),
+    /// A phrase: the unit of its anchor (the word whose occurrences are recorded and
+    /// verified from: the longest, so rarely `the` or `в`), the anchor's index, and
+    /// every word folded, compared with the item's words around each occurrence of
+    /// the anchor. Only the anchor is in the word index: `"Japarov in"` does not make
+    /// every `in` of every item into a lookup.
+    Phrase {
+        anchor_unit: u32,
+        anchor: usize,
+        words: Box<[Box<[u8]>]>,
+    },
 }
 
 /// A rule compiled against the unit tables. `mask` is the set of fields looked at.
@@ -86,7 +93,7 @@ struct RegexGroup {
 pub struct RuleSet {
     rules: Vec<Expr>,
     words: WordIndex,
-    prefixes: Trie,
+    prefixes: PrefixIndex,
     /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
     /// Rules without a trigger set (one needs a regex that runs on every item):
@@ -102,7 +109,7 @@ pub struct RuleSet {
     regex_groups: Vec<RegexGroup>,
     /// Fields some rule looks at; the others are not even tokenized.
     fields: u8,
-    /// Fields some phrase looks at: only their words' units are kept for verification.
+    /// Fields some phrase looks at: only their words are kept for verification.
     phrase_fields: u8,
     /// Per-document working memory, reused across calls (and threads).
     pool: Mutex<Vec<Scratch>>,
@@ -112,7 +119,7 @@ impl RuleSet {
     pub fn new(queries: &[&Query]) -> RuleSet {
         let mut b = Builder {
             words: FastMap::default(),
-            prefixes: Trie::default(),
+            prefixes: FastMap::default(),
             unit_rules: Vec::new(),
             unit_weights: Vec::new(),
             regex_ids: HashMap::new(),
@@ -123,6 +130,7 @@ impl RuleSet {
             fields: 0,
             phrase_fields: 0,
             rule: 0,
+            word_rules: build::word_rules(queries.iter().map(|q| q.root())),
         };
         let mut rules = Vec::with_capacity(queries.len());
         for (i, q) in queries.iter().enumerate() {
@@ -130,6 +138,7 @@ impl RuleSet {
             rules.push(b.compile(q.root()));
         }
         let words = WordIndex::new(b.words.iter().map(|(w, &v)| (&**w, v)));
+        let prefixes = PrefixIndex::new(b.prefixes.iter().map(|(p, &u)| (&**p, u)));
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
@@ -170,7 +179,7 @@ impl RuleSet {
             regex_groups,
             rules,
             words,
-            prefixes: b.prefixes,
+            prefixes,
             unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
             always_rules,
             literals,
@@ -298,7 +307,7 @@ impl RuleSet {
 fn expr_bytes(e: &Expr) -> usize {
     let own = std::mem::size_of::<Expr>();
     let op = |o: &Operand| match o {
-        Operand::Phrase(p, _) => p.len() * 4,
+        Operand::Phrase { words, .. } => words.iter().map(|w| w.len() + 16).sum(),
         _ => 0,
     };
     own + match e {

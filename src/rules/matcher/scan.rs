@@ -14,9 +14,9 @@ pub(super) struct Slot {
     /// Word positions `start..end`.
     pub(super) start: u32,
     pub(super) end: u32,
-    /// Where the words' units start in `unit_at`, or NONE when no phrase looks at
-    /// this field and they were not kept.
-    pub(super) units: u32,
+    /// Where the words start in `word_at`, or NONE when no phrase looks at this field
+    /// and they were not kept.
+    pub(super) words: u32,
 }
 
 /// One occurrence of a unit, linked to the unit's previous occurrence.
@@ -34,8 +34,11 @@ pub(super) struct Scratch {
     /// Word position → byte span in its field value.
     pub(super) span_at: Vec<(u32, u32)>,
     pub(super) slots: Vec<Slot>,
-    /// Word position in a phrase field (see [`Slot::units`]) → its word unit, or NONE.
-    pub(super) unit_at: Vec<u32>,
+    /// Word position in a phrase field (see [`Slot::words`]) → where its folded form
+    /// is in `folded_words` (start, length).
+    pub(super) word_at: Vec<(u32, u32)>,
+    /// The folded copies of the phrase fields' values, and the words folded apart.
+    pub(super) folded_words: Vec<u8>,
     /// Unit → bit mask of the fields it occurred in (0: did not occur).
     pub(super) unit_mask: Vec<u8>,
     /// Unit → index of its last occurrence in `occ`, or NONE.
@@ -66,7 +69,8 @@ impl RuleSet {
         let Scratch {
             text: folded,
             slots,
-            unit_at,
+            word_at,
+            folded_words,
             span_at,
             unit_mask,
             unit_head,
@@ -98,7 +102,7 @@ impl RuleSet {
                 continue;
             }
             let bit = field.bit();
-            let keep_units = self.phrase_fields & bit != 0;
+            let keep_words = self.phrase_fields & bit != 0;
             let literals = self
                 .literals
                 .as_ref()
@@ -106,23 +110,29 @@ impl RuleSet {
             for (i, text) in doc.field_values(field).enumerate() {
                 let s = slots.len() as u32;
                 let start = span_at.len() as u32;
-                let units = if keep_units {
-                    unit_at.len() as u32
+                let words = if keep_words {
+                    word_at.len() as u32
                 } else {
                     NONE
                 };
                 folded.fold(text);
-                folded.for_each_word(text, |w, span| {
+                let base = folded_words.len();
+                if keep_words {
+                    folded_words.extend_from_slice(folded.bytes());
+                }
+                folded.for_each_word(text, |w, span, in_place| {
                     let pos = span_at.len() as u32;
-                    let mut at = NONE;
-                    if let Some((u, record)) = self.words.get(w) {
-                        at = u;
-                        if record {
-                            hit(u, s, pos, bit);
-                        }
+                    if let Some(u) = self.words.get(w) {
+                        hit(u, s, pos, bit);
                     }
-                    if keep_units {
-                        unit_at.push(at);
+                    if keep_words {
+                        let at = if in_place {
+                            base + span.start
+                        } else {
+                            folded_words.extend_from_slice(w);
+                            folded_words.len() - w.len()
+                        };
+                        word_at.push((at as u32, w.len() as u32));
                     }
                     span_at.push((span.start as u32, span.end as u32));
                     if use_trie {
@@ -134,7 +144,7 @@ impl RuleSet {
                     index: i as u32,
                     start,
                     end: span_at.len() as u32,
-                    units,
+                    words,
                 });
                 // The regex prefilter searches the same folded copy.
                 if let Some(ac) = literals {
@@ -151,6 +161,17 @@ impl RuleSet {
 }
 
 impl Scratch {
+    /// The folded word at position `at` of `word_at`, or "" past the end.
+    pub(super) fn folded_word(&self, at: usize) -> &[u8] {
+        self.word_at
+            .get(at)
+            .and_then(|&(start, len)| {
+                self.folded_words
+                    .get(start as usize..start as usize + len as usize)
+            })
+            .unwrap_or_default()
+    }
+
     pub(super) fn mark(&mut self, r: u32) {
         let (w, b) = ((r / 64) as usize, 1u64 << (r % 64));
         if let Some(word) = self.cand.get_mut(w)
@@ -195,7 +216,8 @@ impl Scratch {
         self.cand_list.clear();
         self.regex_touched.clear();
         self.occ.clear();
-        self.unit_at.clear();
+        self.word_at.clear();
+        self.folded_words.clear();
         self.span_at.clear();
         self.slots.clear();
     }

@@ -90,7 +90,7 @@ impl Triggers<'_> {
             Operand::Word(u) | Operand::Prefix(u) => self.unit(*u),
             // Only the anchor's occurrences are recorded, and it occurs wherever the
             // phrase does.
-            Operand::Phrase(units, anchor) => self.unit(*units.get(*anchor)?),
+            Operand::Phrase { anchor_unit, .. } => self.unit(*anchor_unit),
         }
     }
 
