@@ -407,6 +407,9 @@ fn regex_literal_prefilter() {
         ("", "abcde", &[2, 3]),
         ("", "in 2024", &[4]),
         ("ЛАВРОВ", "", &[5]),
+        // A rare case variant (U+1C80, a narrow `в`): its own literal.
+        ("", "Сергей ЛАᲀРОВ", &[5]),
+        ("", "«Лавров»", &[5]),
         ("", "in Bishkek", &[]),
         ("Bishkek", "", &[6]),
         ("", "nothing here", &[]),

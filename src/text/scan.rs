@@ -32,6 +32,32 @@ pub struct FoldedText {
     len: usize,
     /// Folding buffer of the general tokenizer.
     tmp: String,
+    /// The compact form of the folded copy (see [`FoldedText::compact`]), with slack.
+    compact: Vec<u8>,
+    /// The words of the value, in order.
+    words: Vec<FoldedWord>,
+}
+
+/// One word of a folded value: its byte span in the value, and where its folded form
+/// is in [`FoldedText::folded`] (the same span, unless the general tokenizer folded it
+/// apart: then after the folded copy, and perhaps of another length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoldedWord {
+    pub start: u32,
+    pub end: u32,
+    pub fold_start: u32,
+    pub fold_end: u32,
+}
+
+impl FoldedWord {
+    pub fn span(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    /// Whether the folded form is the folded copy's bytes at the word's own span.
+    pub fn in_place(&self) -> bool {
+        self.fold_start == self.start && self.fold_end == self.end
+    }
 }
 
 impl FoldedText {
@@ -39,7 +65,7 @@ impl FoldedText {
         FoldedText::default()
     }
 
-    /// Folds `text` and computes its masks, replacing the previous value.
+    /// Folds `text` and finds its words, replacing the previous value.
     pub fn fold(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let n = bytes.len();
@@ -61,6 +87,26 @@ impl FoldedText {
             &mut self.word_bits,
             &mut self.other_bits,
         );
+        self.split(text);
+    }
+
+    /// The words of the last value given to [`FoldedText::fold`], in order.
+    pub fn words(&self) -> &[FoldedWord] {
+        &self.words
+    }
+
+    /// The folded form of `w`, one of [`FoldedText::words`].
+    #[inline]
+    pub fn folded(&self, w: &FoldedWord) -> &[u8] {
+        self.folded
+            .get(w.fold_start as usize..w.fold_end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The folded copy and, after it, the words folded apart: what
+    /// [`FoldedWord::fold_start`] indexes.
+    pub fn folded_all(&self) -> &[u8] {
+        &self.folded
     }
 
     /// The folded copy of the last value given to [`FoldedText::fold`].
@@ -68,19 +114,60 @@ impl FoldedText {
         self.folded.get(..self.len).unwrap_or_default()
     }
 
-    /// Calls `f(folded word, byte span, in place)` for each word of `text`, in order: the
-    /// same words, folded alike, as [`for_each_word`]. `in place` says that the folded
-    /// word is `self.bytes()[span]` (else it was folded apart, and may differ in
-    /// length). `text` must be the value last given to [`FoldedText::fold`].
-    pub fn for_each_word(&mut self, text: &str, mut f: impl FnMut(&[u8], Range<usize>, bool)) {
-        debug_assert_eq!(text.len(), self.len);
+    /// The *compact form* of the folded copy: each U+0400..U+047F letter (two bytes in
+    /// UTF-8) as the one byte `0x80 | offset from U+0400`, every other byte as it is.
+    /// Not UTF-8, but a map of each character on its own, so whatever substring (of
+    /// whole characters) the folded copy holds, its compact form holds the substring's
+    /// ([`compact_literal`]). The regex prefilter searches it: Russian text is half
+    /// as long, and four bytes are four letters, not two.
+    pub fn compact(&mut self) -> &[u8] {
+        let FoldedText {
+            folded,
+            compact,
+            len,
+            ..
+        } = self;
+        let folded = folded.get(..*len).unwrap_or_default();
+        if memchr::memchr2(0xD0, 0xD1, folded).is_none() {
+            // No Cyrillic letter: the folded copy is its own compact form.
+            return folded;
+        }
+        compact.clear();
+        // One byte out per byte in at most, plus a vector's worth of slack.
+        compact.resize(folded.len() + 32, 0);
+        #[cfg(target_arch = "x86_64")]
+        let n = if avx2::available() {
+            // SAFETY: the CPU has AVX2 and POPCNT, checked just above.
+            unsafe { avx2::compact(folded, compact) }
+        } else {
+            compact_scalar(folded, compact)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let n = compact_scalar(folded, compact);
+        compact.truncate(n);
+        compact
+    }
+
+    /// Calls `f(folded word, byte span, in place)` for each word, in order: the same
+    /// words, folded alike, as [`for_each_word`] finds in the value. `in place` says
+    /// that the folded word is `self.bytes()[span]`.
+    pub fn for_each_word(&self, mut f: impl FnMut(&[u8], Range<usize>, bool)) {
+        for w in &self.words {
+            f(self.folded(w), w.span(), w.in_place());
+        }
+    }
+
+    /// Reads the words off the masks (see the module doc).
+    fn split(&mut self, text: &str) {
         let FoldedText {
             folded,
             word_bits,
             other_bits,
             tmp,
+            words,
             ..
         } = self;
+        words.clear();
         let any_other = other_bits.iter().any(|&o| o != 0);
         let run_bits = |k: usize| word_bits.get(k).map_or(0, |&w| w | other_bits[k]);
         // The start of a run that began in an earlier block and has not ended yet.
@@ -109,13 +196,14 @@ impl FoldedText {
                     let Some(run) = text.get(start..end) else {
                         continue;
                     };
-                    for_each_word(run, tmp, |word, span| {
-                        let span = start + span.start..start + span.end;
-                        let in_place = folded.get(span.clone()) == Some(word.as_bytes());
-                        f(word.as_bytes(), span, in_place);
+                    general_words(run, start, folded, tmp, words);
+                } else {
+                    words.push(FoldedWord {
+                        start: start as u32,
+                        end: end as u32,
+                        fold_start: start as u32,
+                        fold_end: end as u32,
                     });
-                } else if let Some(word) = folded.get(start..end) {
-                    f(word, start..end, true);
                 }
             }
             if starts != 0 {
@@ -123,6 +211,35 @@ impl FoldedText {
             }
         }
     }
+}
+
+/// The words of `run` (at `offset` in the value) by the general tokenizer; those it
+/// folds to other bytes than the folded copy holds get their folded form appended to
+/// `folded`, after the copy.
+#[cold]
+fn general_words(
+    run: &str,
+    offset: usize,
+    folded: &mut Vec<u8>,
+    tmp: &mut String,
+    words: &mut Vec<FoldedWord>,
+) {
+    for_each_word(run, tmp, |word, span| {
+        let (start, end) = (offset + span.start, offset + span.end);
+        let (fold_start, fold_end) = if folded.get(start..end) == Some(word.as_bytes()) {
+            (start, end)
+        } else {
+            let at = folded.len();
+            folded.extend_from_slice(word.as_bytes());
+            (at, folded.len())
+        };
+        words.push(FoldedWord {
+            start: start as u32,
+            end: end as u32,
+            fold_start: fold_start as u32,
+            fold_end: fold_end as u32,
+        });
+    });
 }
 
 /// Whether any bit of `bits` in `start..end` (bit positions) is set.
@@ -149,8 +266,8 @@ fn has_bit(bits: &[u64], start: usize, end: usize) -> bool {
 /// the widest vectors the machine has.
 fn fold_blocks(input: &[u8], folded: &mut [u8], word_bits: &mut [u64], other_bits: &mut [u64]) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
+    if avx2::available() {
+        // SAFETY: the CPU has AVX2 and POPCNT, checked just above.
         unsafe { avx2::fold_blocks(input, folded, word_bits, other_bits) };
         return;
     }
@@ -227,6 +344,42 @@ fn fold_cyr(lead: u8, b2: u8) -> u8 {
         0x60..=0x7F => i | 1,
         _ => i,
     }
+}
+
+/// Writes the compact form (see [`FoldedText::compact`]) of folded bytes to the start
+/// of `out` (at least as long as `folded`); returns its length.
+fn compact_scalar(folded: &[u8], out: &mut [u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&b) = folded.get(i) {
+        let next = folded.get(i + 1).copied().unwrap_or(0);
+        let byte = if is_cyr_lead(b) && (0x80..0xC0).contains(&next) {
+            i += 2;
+            0x80 | (b & 1) << 6 | (next & 0x3F)
+        } else {
+            i += 1;
+            b
+        };
+        if let Some(o) = out.get_mut(n) {
+            *o = byte;
+        }
+        n += 1;
+    }
+    n
+}
+
+/// The compact form (see [`FoldedText::compact`]) of a folded literal. A trailing lead
+/// byte of U+0400..U+047F (a literal cut inside a character) is dropped: in compact
+/// text a lead byte never stands alone.
+pub(crate) fn compact_literal(folded: &[u8]) -> Vec<u8> {
+    let folded = match folded.split_last() {
+        Some((&last, rest)) if is_cyr_lead(last) => rest,
+        _ => folded,
+    };
+    let mut out = vec![0; folded.len()];
+    let n = compact_scalar(folded, &mut out);
+    out.truncate(n);
+    out
 }
 
 /// Folds a regex literal the way [`FoldedText`] folds text, so that the folded copy of
@@ -353,6 +506,28 @@ mod sse2 {
     }
 }
 
+/// For each 8-bit mask, the byte shuffle that packs the bytes whose bits are set to
+/// the front (the rest zeroed: index 0x80).
+#[cfg(target_arch = "x86_64")]
+static PACK: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut ctrl = [0x80u8; 8];
+        let (mut j, mut k) = (0, 0);
+        while j < 8 {
+            if m & (1 << j) != 0 {
+                ctrl[k] = j as u8;
+                k += 1;
+            }
+            j += 1;
+        }
+        t[m] = u64::from_le_bytes(ctrl);
+        m += 1;
+    }
+    t
+};
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     //! The same fold as [`super::sse2`], 32 bytes at a time, with the Cyrillic cases
@@ -360,11 +535,18 @@ mod avx2 {
 
     use std::arch::x86_64::*;
 
+    /// Whether this CPU can run the functions of this module (every CPU with AVX2
+    /// has POPCNT too, but each is asked for).
+    #[inline]
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
+    }
+
     /// Folds every 64-byte block (see [`super::fold_block`]).
     ///
     /// # Safety
-    /// The CPU must have AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must have AVX2 and POPCNT ([`available`]).
+    #[target_feature(enable = "avx2,popcnt")]
     pub(super) unsafe fn fold_blocks(
         input: &[u8],
         folded: &mut [u8],
@@ -386,7 +568,83 @@ mod avx2 {
         }
     }
 
-    #[target_feature(enable = "avx2")]
+    /// Writes the compact form of `folded` to `out` (with 32 bytes of slack); returns
+    /// its length.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and POPCNT ([`available`]).
+    #[target_feature(enable = "avx2,popcnt")]
+    pub(super) unsafe fn compact(folded: &[u8], out: &mut [u8]) -> usize {
+        let mut n = 0;
+        let mut at = 0;
+        while at < folded.len() {
+            let take = (folded.len() - at).min(32);
+            let (p, v) = match (at.checked_sub(1), take) {
+                (Some(before), 32) => (load(folded, before), load(folded, at)),
+                // The first and the last chunk: through a zero-padded copy.
+                (before, _) => {
+                    let mut chunk = [0u8; 33];
+                    chunk[0] = before.and_then(|b| folded.get(b)).copied().unwrap_or(0);
+                    if let (Some(dst), Some(src)) =
+                        (chunk.get_mut(1..=take), folded.get(at..at + take))
+                    {
+                        dst.copy_from_slice(src);
+                    }
+                    (load(&chunk, 0), load(&chunk, 1))
+                }
+            };
+            let lead_of = |a: __m256i| _mm256_cmpeq_epi8(_mm256_and_si256(a, set(0xFE)), set(0xD0));
+            let (is_lead, after_lead) = (lead_of(v), lead_of(p));
+            let code = _mm256_or_si256(
+                _mm256_or_si256(set(0x80), _mm256_and_si256(v, set(0x3F))),
+                _mm256_and_si256(_mm256_slli_epi16::<6>(p), set(0x40)),
+            );
+            let c = _mm256_blendv_epi8(v, code, after_lead);
+            // A lead byte at the very end (its pair cut by the chunk) is dropped here
+            // and its continuation, in the next chunk, is read with it as `p`.
+            let mut keep = !(_mm256_movemask_epi8(is_lead) as u32);
+            if take < 32 {
+                keep &= (1u32 << take) - 1;
+            }
+            n = pack(out, n, _mm256_castsi256_si128(c), keep as u16);
+            n = pack(
+                out,
+                n,
+                _mm256_extracti128_si256::<1>(c),
+                (keep >> 16) as u16,
+            );
+            at += take;
+        }
+        n
+    }
+
+    /// Writes the bytes of `v` whose bit is set in `keep`, in order, at `out[n..]`;
+    /// returns the new end.
+    #[target_feature(enable = "avx2,popcnt")]
+    #[inline]
+    fn pack(out: &mut [u8], n: usize, v: __m128i, keep: u16) -> usize {
+        let (lo, hi) = (usize::from(keep as u8), usize::from((keep >> 8) as u8));
+        let ctrl = _mm_set_epi64x(
+            (super::PACK[hi] | 0x0808_0808_0808_0808) as i64,
+            super::PACK[lo] as i64,
+        );
+        let packed = _mm_shuffle_epi8(v, ctrl);
+        let mut bytes = [0u8; 16];
+        // SAFETY: `bytes` is 16 writable bytes; the store has no alignment requirement.
+        unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), packed) };
+        let k = (lo.count_ones() as usize).min(8);
+        // One bounds check: both halves land in the 16 bytes from `n`.
+        if let Some(dst) = out
+            .get_mut(n..n + 16)
+            .and_then(|d| <&mut [u8; 16]>::try_from(d).ok())
+        {
+            dst[..8].copy_from_slice(&bytes[..8]);
+            dst[k..k + 8].copy_from_slice(&bytes[8..]);
+        }
+        n + k + hi.count_ones() as usize
+    }
+
+    #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     fn load(bytes: &[u8], at: usize) -> __m256i {
         let mut a = [0u8; 32];
@@ -397,7 +655,7 @@ mod avx2 {
         unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     fn store(out: &mut [u8], at: usize, v: __m256i) {
         let mut a = [0u8; 32];
@@ -408,7 +666,7 @@ mod avx2 {
         }
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     fn set(b: u8) -> __m256i {
         _mm256_set1_epi8(b as i8)
@@ -416,7 +674,7 @@ mod avx2 {
 
     /// Bytes of `a` within `lo..=hi` (ASCII bounds: bytes >= 0x80 are negative as
     /// signed bytes, so never within).
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     fn within(a: __m256i, lo: u8, hi: u8) -> __m256i {
         _mm256_and_si256(
@@ -427,7 +685,7 @@ mod avx2 {
 
     /// Folds the 32 bytes `v` (with `p` the bytes before each, `n` the bytes after):
     /// the folded bytes, and the word and other masks.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     #[inline]
     fn fold32(p: __m256i, v: __m256i, n: __m256i) -> (__m256i, u32, u32) {
         let upper = within(v, b'A', b'Z');
@@ -502,7 +760,7 @@ mod tests {
         ft.fold(text);
         let mut out = Vec::new();
         let mut in_place = Vec::new();
-        ft.for_each_word(text, |w, span, here| {
+        ft.for_each_word(|w, span, here| {
             out.push((String::from_utf8_lossy(w).into_owned(), span.clone()));
             in_place.push(here);
         });
@@ -553,6 +811,21 @@ mod tests {
     }
 
     #[test]
+    fn the_compact_form_has_one_byte_per_basic_cyrillic_letter() {
+        let mut ft = FoldedText::new();
+        ft.fold("Жапаров, ОДКБ и Kyrgyzstan «ёлка»");
+        let compact = ft.compact().to_vec();
+        let want: Vec<u8> = "жапаров, одкб и kyrgyzstan «елка»"
+            .chars()
+            .flat_map(|c| match c as u32 {
+                cp @ 0x400..=0x47F => vec![0x80 | (cp - 0x400) as u8],
+                _ => c.to_string().into_bytes(),
+            })
+            .collect();
+        assert_eq!(compact, want);
+    }
+
+    #[test]
     fn literals_fold_like_text_and_lose_a_cut_lead_byte() {
         let mut l = "ЛАВ".as_bytes().to_vec();
         fold_literal(&mut l);
@@ -598,6 +871,18 @@ mod tests {
                 proptest::prop_assert_eq!((ft.word_bits[b], ft.other_bits[b]), masks);
                 proptest::prop_assert_eq!(&ft.folded[b * 64..b * 64 + 64], &want[..]);
             }
+        }
+
+        /// The vectorised compact form is the byte-at-a-time one, at every length (the
+        /// 32-byte chunks cut Cyrillic pairs).
+        #[test]
+        fn the_compact_form_is_the_scalar_one(
+            text in "[a-zA-Z0-9 .,«»—ёЁА-яЀ-ѿ\u{301}é҂ᲀ]{0,150}"
+        ) {
+            let mut ft = FoldedText::new();
+            ft.fold(&text);
+            let want = compact_literal(ft.bytes());
+            proptest::prop_assert_eq!(ft.compact(), &want[..]);
         }
 
         /// Words, folded forms and spans are the general tokenizer's on any text.

@@ -275,7 +275,11 @@ pub(super) fn literal_automaton(
 ) -> (Option<LiteralAutomaton>, Vec<Box<[u32]>>) {
     let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
     for (l, u) in literals {
-        by_literal.entry(l).or_default().push(u);
+        // The search runs over each value's compact form.
+        by_literal
+            .entry(crate::text::compact_literal(&l))
+            .or_default()
+            .push(u);
     }
     if by_literal.is_empty() {
         return (None, Vec::new());

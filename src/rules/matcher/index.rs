@@ -43,9 +43,10 @@ struct Slot {
     long_at: u32,
 }
 
-/// A word's length and its first and last bytes (up to 8 of each).
+/// A word's length and its first and last bytes (up to 8 of each): computed once per
+/// word of an item, for both the word and the prefix lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key {
+pub(super) struct Key {
     first: u64,
     last: u64,
     len: u32,
@@ -72,7 +73,7 @@ impl WordIndex {
         let mut long = Vec::new();
         for (w, unit) in words {
             let w = w.as_bytes();
-            let key = key(w);
+            let key = Key::of(w);
             let h = hash(key);
             let k = filter_bit(h, log);
             if let Some(b) = bits.get_mut(k / 64) {
@@ -96,10 +97,10 @@ impl WordIndex {
         }
     }
 
-    /// The unit of `w`.
+    /// The unit of `w`, whose key is `key`.
     #[inline]
-    pub(super) fn get(&self, w: &[u8]) -> Option<u32> {
-        let key = key(w);
+    pub(super) fn get(&self, key: &Key, w: &[u8]) -> Option<u32> {
+        let key = *key;
         let h = hash(key);
         let k = filter_bit(h, self.filter_log);
         if self
@@ -138,8 +139,29 @@ fn filter_bit(h: u64, log: u32) -> usize {
     (h >> (64 - log)) as usize
 }
 
-/// The key of a word: for up to 16 bytes, the first and last 8 (or 4, or for 1 to 3
-/// bytes the first, middle and last) cover every byte, so equal keys are equal words.
+impl Key {
+    /// The key of a word: for up to 16 bytes, the first and last 8 (or 4, or for 1 to
+    /// 3 bytes the first, middle and last) cover every byte, so equal keys are equal
+    /// words.
+    #[inline]
+    pub(super) fn of(w: &[u8]) -> Key {
+        key(w)
+    }
+
+    /// The word's prefix key (see [`prefix_key`]), from the bytes the key holds.
+    #[inline]
+    fn prefix_key(&self) -> Option<u32> {
+        let first = self.first as u32;
+        match self.len {
+            4.. if first & 0x80 == 0 => Some(first & 0x00FF_FFFF),
+            4.. => Some(first),
+            // Three bytes are the first, middle and last: all of them, in order.
+            3 if first & 0x80 == 0 => Some(first),
+            _ => None,
+        }
+    }
+}
+
 #[inline]
 fn key(w: &[u8]) -> Key {
     let n = w.len();
@@ -277,16 +299,16 @@ impl PrefixIndex {
         self.by_key.is_empty() && self.short.is_empty()
     }
 
-    /// Calls `hit` with the unit of every stored prefix of `word`.
+    /// Calls `hit` with the unit of every stored prefix of `word`, whose key is `key`.
     #[inline]
-    pub(super) fn walk(&self, word: &[u8], mut hit: impl FnMut(u32)) {
+    pub(super) fn walk(&self, key: &Key, word: &[u8], mut hit: impl FnMut(u32)) {
         let Some(&first) = word.first() else {
             return;
         };
         if self.short_first[usize::from(first)] {
             self.short_prefixes(word, &mut hit);
         }
-        let Some(k) = prefix_key(word) else {
+        let Some(k) = key.prefix_key() else {
             return;
         };
         let b = key_bit(k, self.key_log);
@@ -316,9 +338,7 @@ impl PrefixIndex {
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        let list = |v: &[Prefix]| -> usize {
-            v.iter().map(|(p, _)| p.len() + 24).sum::<usize>()
-        };
+        let list = |v: &[Prefix]| -> usize { v.iter().map(|(p, _)| p.len() + 24).sum::<usize>() };
         256 + self.keys.len() * 8
             + self.by_key.capacity() * 24
             + self.by_key.values().map(|v| list(v)).sum::<usize>()
@@ -348,7 +368,8 @@ mod tests {
         ];
         let idx = WordIndex::new(words.iter().enumerate().map(|(i, w)| (*w, i as u32)));
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(idx.get(w.as_bytes()), Some(i as u32), "{w:?}");
+            let b = w.as_bytes();
+            assert_eq!(idx.get(&Key::of(b), b), Some(i as u32), "{w:?}");
         }
         for w in [
             "the",
@@ -358,7 +379,8 @@ mod tests {
             "abcdefgh3xyzwvuts",
             "b",
         ] {
-            assert_eq!(idx.get(w.as_bytes()), None, "{w:?}");
+            let b = w.as_bytes();
+            assert_eq!(idx.get(&Key::of(b), b), None, "{w:?}");
         }
     }
 
@@ -369,7 +391,9 @@ mod tests {
         let t = PrefixIndex::new(long);
         let walk_in = |t: &PrefixIndex, w: &str| {
             let mut v = Vec::new();
-            t.walk(w.as_bytes(), |u| v.push(u));
+            let b = w.as_bytes();
+            assert_eq!(Key::of(b).prefix_key(), prefix_key(b), "{w:?}");
+            t.walk(&Key::of(b), b, |u| v.push(u));
             v.sort_unstable();
             v
         };

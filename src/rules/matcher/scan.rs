@@ -1,6 +1,7 @@
 //! Per-document working memory and the scan: tokenizing a document's field values
 //! once and recording where each unit occurs.
 
+use super::index::Key;
 use super::{NONE, RuleSet};
 use crate::rules::Document;
 use crate::rules::ast::Field;
@@ -96,7 +97,7 @@ impl RuleSet {
             });
             unit_head[i] = (occ.len() - 1) as u32;
         };
-        let use_trie = !self.prefixes.is_empty();
+        let use_prefixes = !self.prefixes.is_empty();
         for field in Field::ALL {
             if self.fields & field.bit() == 0 {
                 continue;
@@ -110,35 +111,33 @@ impl RuleSet {
             for (i, text) in doc.field_values(field).enumerate() {
                 let s = slots.len() as u32;
                 let start = span_at.len() as u32;
+                folded.fold(text);
                 let words = if keep_words {
-                    word_at.len() as u32
+                    let base = folded_words.len() as u32;
+                    folded_words.extend_from_slice(folded.folded_all());
+                    let first = word_at.len() as u32;
+                    word_at.extend(
+                        folded
+                            .words()
+                            .iter()
+                            .map(|w| (base + w.fold_start, w.fold_end - w.fold_start)),
+                    );
+                    first
                 } else {
                     NONE
                 };
-                folded.fold(text);
-                let base = folded_words.len();
-                if keep_words {
-                    folded_words.extend_from_slice(folded.bytes());
-                }
-                folded.for_each_word(text, |w, span, in_place| {
+                for w in folded.words() {
                     let pos = span_at.len() as u32;
-                    if let Some(u) = self.words.get(w) {
+                    span_at.push((w.start, w.end));
+                    let bytes = folded.folded(w);
+                    let key = Key::of(bytes);
+                    if let Some(u) = self.words.get(&key, bytes) {
                         hit(u, s, pos, bit);
                     }
-                    if keep_words {
-                        let at = if in_place {
-                            base + span.start
-                        } else {
-                            folded_words.extend_from_slice(w);
-                            folded_words.len() - w.len()
-                        };
-                        word_at.push((at as u32, w.len() as u32));
+                    if use_prefixes {
+                        self.prefixes.walk(&key, bytes, |u| hit(u, s, pos, bit));
                     }
-                    span_at.push((span.start as u32, span.end as u32));
-                    if use_trie {
-                        self.prefixes.walk(w, |u| hit(u, s, pos, bit));
-                    }
-                });
+                }
                 slots.push(Slot {
                     field,
                     index: i as u32,
@@ -146,9 +145,9 @@ impl RuleSet {
                     end: span_at.len() as u32,
                     words,
                 });
-                // The regex prefilter searches the same folded copy.
+                // The regex prefilter searches the same folded copy, in compact form.
                 if let Some(ac) = literals {
-                    ac.for_each_match(folded.bytes(), |p| {
+                    ac.for_each_match(folded.compact(), |p| {
                         let units = self.literal_units.get(p);
                         for &u in units.map_or(&[][..], |u| &u[..]) {
                             hit(u, NONE, 0, bit);
