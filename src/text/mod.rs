@@ -37,6 +37,13 @@ pub fn fold(s: &str) -> String {
 /// Appends the folded form of `s` to `out`.
 pub fn fold_into(s: &str, out: &mut String) {
     let start = out.len();
+    if s.is_ascii() {
+        out.push_str(s);
+        if let Some(added) = out.get_mut(start..) {
+            added.make_ascii_lowercase();
+        }
+        return;
+    }
     let mut st = FoldState::default();
     for c in s.chars() {
         fold_char(c, out, &mut st);

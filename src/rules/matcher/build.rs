@@ -6,7 +6,7 @@ use regex::RegexSetBuilder;
 
 use super::index::{FastMap, NONE};
 use super::literals::{LiteralAutomaton, required_literals};
-use super::trigger::{REGEX_WEIGHT, word_weight};
+use super::trigger::{PAIR_WEIGHT, REGEX_WEIGHT, word_weight};
 use super::{Expr, Operand, RegexGroup, RegexTerm};
 use crate::rules::ast::{Field, Node, Term};
 
@@ -14,6 +14,8 @@ pub(super) struct Builder {
     pub(super) words: FastMap<Box<str>, u32>,
     /// Folded prefix → its unit.
     pub(super) prefixes: FastMap<Box<str>, u32>,
+    /// Phrase word pair (folded) → its unit.
+    pub(super) pairs: FastMap<(Box<str>, Box<str>), u32>,
     /// Unit → the rules containing it (triggering or not), for the rarity estimate.
     pub(super) unit_rules: Vec<Vec<u32>>,
     /// Unit → its weight in the rarity estimate (see [`super::trigger::UnitCost`]).
@@ -94,6 +96,19 @@ impl Builder {
         self.note(unit)
     }
 
+    fn pair(&mut self, a: &str, b: &str) -> u32 {
+        let key = (Box::<str>::from(a), Box::<str>::from(b));
+        let unit = match self.pairs.get(&key) {
+            Some(&u) => u,
+            None => {
+                let u = self.new_unit(PAIR_WEIGHT);
+                self.pairs.insert(key, u);
+                u
+            }
+        };
+        self.note(unit)
+    }
+
     fn prefix(&mut self, p: &str) -> u32 {
         let unit = match self.prefixes.get(p) {
             Some(&u) => u,
@@ -113,23 +128,30 @@ impl Builder {
             Term::Word(w) => Operand::Word(self.word(w)),
             Term::Prefix(p) => Operand::Prefix(self.prefix(p)),
             Term::Phrase(ws) => {
-                // The anchor's occurrences are what wakes the rule and what the phrase
-                // is verified from: the word fewest rules share (a name rather than
-                // `government`), common words and short words last, then the longest.
+                // The pair that wakes the phrase and that it is verified from: the one
+                // holding the word fewest rules share (a name rather than
+                // `government`), common and short words last, then the longest.
                 let cost = |w: &String| {
                     let shares = self.word_rules.get(w.as_str()).copied().unwrap_or(1);
                     shares.max(1) as f32 * word_weight(w, false)
                 };
-                let mut anchor = 0;
+                let mut rarest = 0;
                 for (i, w) in ws.iter().enumerate() {
-                    let (c, best) = (cost(w), cost(&ws[anchor]));
-                    if c < best || (c == best && w.len() > ws[anchor].len()) {
-                        anchor = i;
+                    let (c, best) = (cost(w), cost(&ws[rarest]));
+                    if c < best || (c == best && w.len() > ws[rarest].len()) {
+                        rarest = i;
                     }
                 }
+                let pair_at = rarest.min(ws.len().saturating_sub(2));
+                let pair_unit = match (ws.get(pair_at), ws.get(pair_at + 1)) {
+                    (Some(a), Some(b)) => self.pair(a, b),
+                    // One word (only in hand-built trees): as a word.
+                    (Some(a), None) => self.word(a),
+                    _ => self.new_unit(PAIR_WEIGHT),
+                };
                 Operand::Phrase {
-                    anchor_unit: self.word(&ws[anchor]),
-                    anchor,
+                    pair_unit,
+                    pair_at,
                     words: ws.iter().map(|w| w.as_bytes().into()).collect(),
                 }
             }

@@ -45,8 +45,8 @@ impl Ctx<'_, '_> {
     fn occurs(&self, op: &Operand, mask: u8) -> bool {
         match op {
             Operand::Word(u) | Operand::Prefix(u) => self.unit_mask(*u) & mask != 0,
-            Operand::Phrase { anchor_unit, .. } => {
-                if self.unit_mask(*anchor_unit) & mask == 0 {
+            Operand::Phrase { pair_unit, .. } => {
+                if self.unit_mask(*pair_unit) & mask == 0 {
                     return false;
                 }
                 let mut found = false;
@@ -97,25 +97,26 @@ impl Ctx<'_, '_> {
                 }
             }
             Operand::Phrase {
-                anchor_unit,
-                anchor,
+                pair_unit,
+                pair_at,
                 words,
             } => {
                 let n = words.len();
                 let sc = &*self.sc;
-                for (slot, pos) in self.occurrences(*anchor_unit, mask) {
+                for (slot, pos) in self.occurrences(*pair_unit, mask) {
                     let s = &sc.slots[slot as usize];
-                    let Some(first) = (pos as usize).checked_sub(*anchor) else {
+                    let Some(first) = (pos as usize).checked_sub(*pair_at) else {
                         continue;
                     };
                     if s.words == NONE || first < s.start as usize || first + n > s.end as usize {
                         continue;
                     }
                     let at = s.words as usize + (first - s.start as usize);
+                    // Every word, the pair's too: its hash may be another pair's.
                     let all = words
                         .iter()
                         .enumerate()
-                        .all(|(i, w)| i == *anchor || sc.folded_word(at + i) == &w[..]);
+                        .all(|(i, w)| sc.folded_word(at + i) == &w[..]);
                     if all && !f((slot, first as u32, (first + n - 1) as u32)) {
                         return;
                     }
@@ -205,13 +206,18 @@ impl Ctx<'_, '_> {
     /// The surface forms of the positive terms that occur, deduplicated by their folded
     /// form, in document order.
     pub(super) fn matched(&mut self, e: &Expr) -> Vec<String> {
-        let mut found = Vec::new();
+        // The scratch buffers, reused from rule to rule and item to item.
+        let mut found = std::mem::take(&mut self.sc.surfaces);
+        let mut keys = std::mem::take(&mut self.sc.surface_keys);
+        found.clear();
         self.collect(e, &mut found, true);
         found.sort_unstable();
-        // Few surfaces per rule: a linear scan beats hashing.
-        let mut seen: Vec<String> = Vec::new();
-        let mut out = Vec::new();
-        for (slot, start, end) in found {
+        found.dedup();
+        keys.clear();
+        let mut out = Vec::with_capacity(found.len());
+        // Few surfaces per rule: a linear scan of the folded ones beats hashing.
+        let mut ends: Vec<usize> = Vec::new();
+        for &(slot, start, end) in &found {
             let Some(s) = self.sc.slots.get(slot as usize) else {
                 continue;
             };
@@ -221,12 +227,24 @@ impl Ctx<'_, '_> {
             let Some(surface) = text.get(start..end) else {
                 continue;
             };
-            let key = crate::text::fold(surface);
-            if !seen.contains(&key) {
-                seen.push(key);
+            let from = keys.len();
+            crate::text::fold_into(surface, &mut keys);
+            let key = &keys[from..];
+            let mut at = 0;
+            let seen = ends.iter().any(|&e| {
+                let same = keys.get(at..e) == Some(key);
+                at = e;
+                same
+            });
+            if seen {
+                keys.truncate(from);
+            } else {
+                ends.push(keys.len());
                 out.push(surface.to_string());
             }
         }
+        self.sc.surfaces = found;
+        self.sc.surface_keys = keys;
         out
     }
 
@@ -241,9 +259,10 @@ impl Ctx<'_, '_> {
             }
             _ if !positive => {}
             Expr::Term { op, mask } => {
-                for s in self.spans(op, *mask, false) {
+                self.each_span(op, *mask, |s| {
                     out.push(self.surface(s));
-                }
+                    true
+                });
             }
             Expr::Near {
                 a,

@@ -97,11 +97,10 @@ impl WordIndex {
         }
     }
 
-    /// The unit of `w`, whose key is `key`.
+    /// The unit of `w`, whose key is `key` and hash `h` ([`Key::hash`]).
     #[inline]
-    pub(super) fn get(&self, key: &Key, w: &[u8]) -> Option<u32> {
+    pub(super) fn get(&self, key: &Key, h: u64, w: &[u8]) -> Option<u32> {
         let key = *key;
-        let h = hash(key);
         let k = filter_bit(h, self.filter_log);
         if self
             .bits
@@ -117,7 +116,9 @@ impl WordIndex {
             if s.unit == NONE {
                 return None;
             }
-            if s.key == key && (w.len() <= INLINE || self.long_word(s) == Some(w)) {
+            if s.key == key
+                && (w.len() <= INLINE || self.long_word(s).is_some_and(|l| eq_long(l, w)))
+            {
                 return Some(s.unit);
             }
             i = (i + 1) & mask;
@@ -134,6 +135,23 @@ impl WordIndex {
     }
 }
 
+/// `a == b` for slices of more than 8 bytes, 8 bytes at a time, without a call.
+#[inline]
+fn eq_long(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() || n < 8 {
+        return a == b;
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if le64(a, i) != le64(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    le64(a, n - 8) == le64(b, n - 8)
+}
+
 #[inline]
 fn filter_bit(h: u64, log: u32) -> usize {
     (h >> (64 - log)) as usize
@@ -146,6 +164,12 @@ impl Key {
     #[inline]
     pub(super) fn of(w: &[u8]) -> Key {
         key(w)
+    }
+
+    /// A well-mixed hash of the key.
+    #[inline]
+    pub(super) fn hash(&self) -> u64 {
+        hash(*self)
     }
 
     /// The word's prefix key (see [`prefix_key`]), from the bytes the key holds.
@@ -204,14 +228,125 @@ fn le32(w: &[u8], at: usize) -> u32 {
         .map_or(0, u32::from_le_bytes)
 }
 
+/// Consecutive word pairs of phrases, by the hash of the two words' hashes: what
+/// wakes a phrase (`"Tokarov security"` is woken by the pair, not by every
+/// `security`). A hit is only a hint: the phrase is then verified word by word, so
+/// pairs that share a hash cost a failed verification, never a wrong match.
+#[derive(Debug, Clone)]
+pub(super) struct PairIndex {
+    bits: Box<[u64]>,
+    log: u32,
+    units: FastMap<u64, Box<[u32]>>,
+}
+
+/// The hash of the word pair whose words hash to `a` and `b`, in that order.
+#[inline]
+pub(super) fn pair_hash(a: u64, b: u64) -> u64 {
+    let h = (a.rotate_left(23) ^ b).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 31)
+}
+
+impl PairIndex {
+    /// The index of `pairs` (first word, second word, unit), words folded.
+    pub(super) fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str, u32)>) -> PairIndex {
+        let mut units: FastMap<u64, Vec<u32>> = FastMap::default();
+        for (a, b, unit) in pairs {
+            let h = |w: &str| Key::of(w.as_bytes()).hash();
+            units.entry(pair_hash(h(a), h(b))).or_default().push(unit);
+        }
+        let log = filter_log(units.len(), 6, 16);
+        let mut bits = vec![0u64; (1usize << log).div_ceil(64)].into_boxed_slice();
+        for &h in units.keys() {
+            let k = filter_bit(h, log);
+            if let Some(w) = bits.get_mut(k / 64) {
+                *w |= 1 << (k % 64);
+            }
+        }
+        let units = units
+            .into_iter()
+            .map(|(h, v)| (h, v.into_boxed_slice()))
+            .collect();
+        PairIndex { bits, log, units }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    /// The units of the pairs that hash to `h` ([`pair_hash`]).
+    #[inline]
+    pub(super) fn get(&self, h: u64) -> &[u32] {
+        let k = filter_bit(h, self.log);
+        if self
+            .bits
+            .get(k / 64)
+            .is_none_or(|w| w & (1 << (k % 64)) == 0)
+        {
+            return &[];
+        }
+        self.units.get(&h).map_or(&[], |u| &u[..])
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bits.len() * 8
+            + self.units.capacity() * 24
+            + self.units.values().map(|v| v.len() * 4).sum::<usize>()
+    }
+}
+
 /// The prefixes of `prefix*` terms, with a filter in front: most words start with no
 /// stored prefix, and most of those are turned away by one bit test on their first
 /// few bytes (their *key*: three ASCII bytes, or two Cyrillic letters, four bytes of
 /// any other script). The rest find the prefixes sharing their key in a map and
 /// compare each; the few prefixes shorter than a key are compared with every word
 /// that starts with their first byte.
-/// A stored prefix and its unit.
-type Prefix = (Box<[u8]>, u32);
+/// A stored prefix and its unit, with its first 8 bytes as a number (and the mask of
+/// those it has) so that most comparisons are one `and` and one compare.
+#[derive(Debug, Clone)]
+struct Prefix {
+    head: u64,
+    mask: u64,
+    bytes: Box<[u8]>,
+    unit: u32,
+}
+
+impl Prefix {
+    fn new(bytes: &[u8], unit: u32) -> Prefix {
+        let n = bytes.len().min(8);
+        Prefix {
+            head: head8(bytes),
+            mask: if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            },
+            bytes: bytes.into(),
+            unit,
+        }
+    }
+
+    /// Whether this is a prefix of `word`, whose [`head8`] is `head`.
+    #[inline]
+    fn starts(&self, head: u64, word: &[u8]) -> bool {
+        let n = self.bytes.len();
+        n <= word.len()
+            && head & self.mask == self.head
+            && (n <= 8 || word.get(8..n) == self.bytes.get(8..))
+    }
+}
+
+/// The first 8 bytes of `w` as a little-endian number, zero-padded.
+#[inline]
+fn head8(w: &[u8]) -> u64 {
+    if w.len() >= 8 {
+        return le64(w, 0);
+    }
+    let mut a = [0u8; 8];
+    if let Some(dst) = a.get_mut(..w.len()) {
+        dst.copy_from_slice(w);
+    }
+    u64::from_le_bytes(a)
+}
 
 #[derive(Debug, Clone)]
 pub(super) struct PrefixIndex {
@@ -262,10 +397,10 @@ impl PrefixIndex {
         for (p, unit) in prefixes {
             let p = p.as_bytes();
             match (prefix_key(p), p.first()) {
-                (Some(k), _) => by_key.entry(k).or_default().push((p.into(), unit)),
+                (Some(k), _) => by_key.entry(k).or_default().push(Prefix::new(p, unit)),
                 (None, Some(&first)) => {
                     short_first[usize::from(first)] = true;
-                    short.push((p.into(), unit));
+                    short.push(Prefix::new(p, unit));
                 }
                 (None, None) => {}
             }
@@ -281,11 +416,11 @@ impl PrefixIndex {
         let by_key = by_key
             .into_iter()
             .map(|(k, mut v)| {
-                v.sort_by_key(|(p, _)| p.len());
+                v.sort_by_key(|p| p.bytes.len());
                 (k, v.into_boxed_slice())
             })
             .collect();
-        short.sort_by_key(|(p, _): &Prefix| p.len());
+        short.sort_by_key(|p: &Prefix| p.bytes.len());
         PrefixIndex {
             keys,
             key_log,
@@ -320,9 +455,10 @@ impl PrefixIndex {
             return;
         }
         if let Some(list) = self.by_key.get(&k) {
-            for (p, unit) in list.iter() {
-                if word.starts_with(p) {
-                    hit(*unit);
+            let head = head8(word);
+            for p in list.iter() {
+                if p.starts(head, word) {
+                    hit(p.unit);
                 }
             }
         }
@@ -330,15 +466,20 @@ impl PrefixIndex {
 
     #[cold]
     fn short_prefixes(&self, word: &[u8], hit: &mut impl FnMut(u32)) {
-        for (p, unit) in self.short.iter() {
-            if word.starts_with(p) {
-                hit(*unit);
+        let head = head8(word);
+        for p in self.short.iter() {
+            if p.starts(head, word) {
+                hit(p.unit);
             }
         }
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        let list = |v: &[Prefix]| -> usize { v.iter().map(|(p, _)| p.len() + 24).sum::<usize>() };
+        let list = |v: &[Prefix]| -> usize {
+            v.iter()
+                .map(|p| p.bytes.len() + std::mem::size_of::<Prefix>())
+                .sum::<usize>()
+        };
         256 + self.keys.len() * 8
             + self.by_key.capacity() * 24
             + self.by_key.values().map(|v| list(v)).sum::<usize>()
@@ -368,8 +509,8 @@ mod tests {
         ];
         let idx = WordIndex::new(words.iter().enumerate().map(|(i, w)| (*w, i as u32)));
         for (i, w) in words.iter().enumerate() {
-            let b = w.as_bytes();
-            assert_eq!(idx.get(&Key::of(b), b), Some(i as u32), "{w:?}");
+            let (b, k) = (w.as_bytes(), Key::of(w.as_bytes()));
+            assert_eq!(idx.get(&k, k.hash(), b), Some(i as u32), "{w:?}");
         }
         for w in [
             "the",
@@ -379,8 +520,8 @@ mod tests {
             "abcdefgh3xyzwvuts",
             "b",
         ] {
-            let b = w.as_bytes();
-            assert_eq!(idx.get(&Key::of(b), b), None, "{w:?}");
+            let (b, k) = (w.as_bytes(), Key::of(w.as_bytes()));
+            assert_eq!(idx.get(&k, k.hash(), b), None, "{w:?}");
         }
     }
 
@@ -419,5 +560,26 @@ mod tests {
         assert_eq!(walk(&t, "лавров"), [lav, l]);
         assert_eq!(walk(&t, "л"), [l]);
         assert_eq!(walk(&t, "the"), Vec::<u32>::new());
+        // Prefixes longer than the 8 bytes compared as one number.
+        let t = PrefixIndex::new([("kyrgyzsta", 8), ("министерст", 9), ("министр", 10)]);
+        assert_eq!(walk(&t, "kyrgyzstan"), [8]);
+        assert_eq!(walk(&t, "kyrgyzsta"), [8]);
+        assert_eq!(walk(&t, "kyrgyzstb"), Vec::<u32>::new());
+        assert_eq!(walk(&t, "kyrgyzst"), Vec::<u32>::new());
+        assert_eq!(walk(&t, "министерство"), [9]);
+        assert_eq!(walk(&t, "министерскому"), Vec::<u32>::new());
+        assert_eq!(walk(&t, "министру"), [10]);
+    }
+
+    #[test]
+    fn long_words_compare_by_every_byte() {
+        let a = "abcdefgh1xyzwvutsq".as_bytes();
+        assert!(eq_long(a, a));
+        for i in 0..a.len() {
+            let mut b = a.to_vec();
+            b[i] ^= 1;
+            assert!(!eq_long(a, &b), "byte {i}");
+        }
+        assert!(!eq_long(a, &a[1..]));
     }
 }

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use regex::{Regex, RegexSet};
 
 use super::{Document, Query, RuleMatch};
-use index::{FastMap, NONE, PrefixIndex, WordIndex};
+use index::{FastMap, NONE, PairIndex, PrefixIndex, WordIndex};
 use literals::LiteralAutomaton;
 use scan::Scratch;
 use trigger::{Triggers, UnitCost};
@@ -36,14 +36,15 @@ use trigger::{Triggers, UnitCost};
 enum Operand {
     Word(u32),
     Prefix(u32),
-    /// A phrase: the unit of its anchor (the word whose occurrences are recorded and
-    /// verified from: the longest, so rarely `the` or `в`), the anchor's index, and
-    /// every word folded, compared with the item's words around each occurrence of
-    /// the anchor. Only the anchor is in the word index: `"Japarov in"` does not make
-    /// every `in` of every item into a lookup.
+    /// A phrase: the unit of one pair of consecutive words of it (see
+    /// [`index::PairIndex`]; its occurrences are recorded at the pair's first word),
+    /// the index of that word in the phrase, and every word folded, compared with the
+    /// item's words around each occurrence of the pair. No word of a phrase is in the
+    /// word index for the phrase's sake: `"Japarov in"` does not make every `in` of
+    /// every item into a lookup, nor wake the rule.
     Phrase {
-        anchor_unit: u32,
-        anchor: usize,
+        pair_unit: u32,
+        pair_at: usize,
         words: Box<[Box<[u8]>]>,
     },
 }
@@ -94,6 +95,8 @@ pub struct RuleSet {
     rules: Vec<Expr>,
     words: WordIndex,
     prefixes: PrefixIndex,
+    /// Word pairs of phrases.
+    pairs: PairIndex,
     /// Unit → the rules it triggers (see [`trigger`]), ascending.
     unit_rules: Vec<Box<[u32]>>,
     /// Rules without a trigger set (one needs a regex that runs on every item):
@@ -120,6 +123,7 @@ impl RuleSet {
         let mut b = Builder {
             words: FastMap::default(),
             prefixes: FastMap::default(),
+            pairs: FastMap::default(),
             unit_rules: Vec::new(),
             unit_weights: Vec::new(),
             regex_ids: HashMap::new(),
@@ -139,6 +143,7 @@ impl RuleSet {
         }
         let words = WordIndex::new(b.words.iter().map(|(w, &v)| (&**w, v)));
         let prefixes = PrefixIndex::new(b.prefixes.iter().map(|(p, &u)| (&**p, u)));
+        let pairs = PairIndex::new(b.pairs.iter().map(|((x, y), &u)| (&**x, &**y, u)));
         let (literals, literal_units) = literal_automaton(std::mem::take(&mut b.literals));
         if literals.is_none() {
             // No automaton to find the literals: those regexes run for every item.
@@ -180,6 +185,7 @@ impl RuleSet {
             rules,
             words,
             prefixes,
+            pairs,
             unit_rules: unit_rules.into_iter().map(Vec::into_boxed_slice).collect(),
             always_rules,
             literals,
@@ -298,6 +304,7 @@ impl RuleSet {
         map + units
             + rules
             + self.prefixes.heap_bytes()
+            + self.pairs.heap_bytes()
             + self.regexes.len() * 16 * 1024
             + sets
             + literals

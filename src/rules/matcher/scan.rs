@@ -1,7 +1,7 @@
 //! Per-document working memory and the scan: tokenizing a document's field values
 //! once and recording where each unit occurs.
 
-use super::index::Key;
+use super::index::{Key, pair_hash};
 use super::{NONE, RuleSet};
 use crate::rules::Document;
 use crate::rules::ast::Field;
@@ -48,6 +48,10 @@ pub(super) struct Scratch {
     pub(super) occ: Vec<Occ>,
     pub(super) cand: Vec<u64>,
     pub(super) cand_list: Vec<u32>,
+    /// Where the terms of a matching rule occur, and their folded forms (see
+    /// `Ctx::matched`).
+    pub(super) surfaces: Vec<(u32, usize, usize)>,
+    pub(super) surface_keys: String,
     /// Regex term → 0 not run yet, 1 no match, 2 match.
     pub(super) regex_state: Vec<u8>,
     pub(super) regex_touched: Vec<u32>,
@@ -98,6 +102,7 @@ impl RuleSet {
             unit_head[i] = (occ.len() - 1) as u32;
         };
         let use_prefixes = !self.prefixes.is_empty();
+        let use_pairs = !self.pairs.is_empty();
         for field in Field::ALL {
             if self.fields & field.bit() == 0 {
                 continue;
@@ -126,16 +131,28 @@ impl RuleSet {
                 } else {
                     NONE
                 };
+                let pairs = use_pairs && keep_words;
+                // The hash of the word before, for the pair it makes with this one.
+                let mut before = None;
                 for w in folded.words() {
                     let pos = span_at.len() as u32;
                     span_at.push((w.start, w.end));
                     let bytes = folded.folded(w);
                     let key = Key::of(bytes);
-                    if let Some(u) = self.words.get(&key, bytes) {
+                    let h = key.hash();
+                    if let Some(u) = self.words.get(&key, h, bytes) {
                         hit(u, s, pos, bit);
                     }
                     if use_prefixes {
                         self.prefixes.walk(&key, bytes, |u| hit(u, s, pos, bit));
+                    }
+                    if pairs {
+                        if let Some(b) = before {
+                            for &u in self.pairs.get(pair_hash(b, h)) {
+                                hit(u, s, pos - 1, bit);
+                            }
+                        }
+                        before = Some(h);
                     }
                 }
                 slots.push(Slot {

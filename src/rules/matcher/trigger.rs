@@ -49,6 +49,9 @@ pub(super) fn word_weight(w: &str, prefix: bool) -> f32 {
     weight
 }
 
+/// Weight of a phrase's word pair: two words side by side are rarer than either.
+pub(super) const PAIR_WEIGHT: f32 = 1.0;
+
 /// Weight of a regex's literal unit: its literals are at least 3 bytes, but a regex
 /// usually has several of them.
 pub(super) const REGEX_WEIGHT: f32 = 4.0;
@@ -88,9 +91,9 @@ impl Triggers<'_> {
     fn operand(&self, op: &Operand) -> Option<Set> {
         match op {
             Operand::Word(u) | Operand::Prefix(u) => self.unit(*u),
-            // Only the anchor's occurrences are recorded, and it occurs wherever the
+            // Only the pair's occurrences are recorded, and it occurs wherever the
             // phrase does.
-            Operand::Phrase { anchor_unit, .. } => self.unit(*anchor_unit),
+            Operand::Phrase { pair_unit, .. } => self.unit(*pair_unit),
         }
     }
 
@@ -172,9 +175,11 @@ mod tests {
         (&[r"lavrov AND /\d+/"], "2024 budget", 0),
         (&[r"/\d+/ AND NOT lavrov"], "budget", 1),
         (&["lavrov NEAR/3 minister"], "the minister", 1),
-        // A phrase triggers through its anchor, its longest word.
+        // A phrase triggers through a pair of its words, the one with its rarest.
         (&["\"visit of lavrov\" AND csto"], "CSTO visit", 0),
-        (&["\"visit of lavrov\" AND csto"], "Lavrov", 1),
+        (&["\"visit of lavrov\" AND csto"], "Lavrov", 0),
+        (&["\"visit of lavrov\" AND csto"], "of Lavrov", 1),
+        (&["\"visit of lavrov\" AND csto"], "visit of", 0),
     ];
 
     #[test]
