@@ -172,15 +172,26 @@ impl Key {
         hash(*self)
     }
 
-    /// The word's prefix key (see [`prefix_key`]), from the bytes the key holds.
+    /// The word's first 8 bytes as a little-endian number, zero-padded ([`head8`]),
+    /// from the bytes the key holds: for 4 to 7 bytes the first and last 4 overlap.
     #[inline]
-    fn prefix_key(&self) -> Option<u32> {
-        let first = self.first as u32;
+    fn head(&self, w: &[u8]) -> u64 {
         match self.len {
-            4.. if first & 0x80 == 0 => Some(first & 0x00FF_FFFF),
-            4.. => Some(first),
-            // Three bytes are the first, middle and last: all of them, in order.
-            3 if first & 0x80 == 0 => Some(first),
+            8.. => self.first,
+            n @ 4..=7 => {
+                let shifted = self.last << (8 * (n - 4));
+                (self.first | shifted) & ((1u64 << (8 * n)) - 1)
+            }
+            _ => head8(w),
+        }
+    }
+
+    /// The word's prefix key (see [`prefix_key`]), from its [`Key::head`].
+    #[inline]
+    fn prefix_key(&self, head: u64) -> Option<u64> {
+        match self.len {
+            4.. if head & 0x80 == 0 => Some(head & PREFIX_KEY_ASCII),
+            6.. => Some(head & PREFIX_KEY_OTHER),
             _ => None,
         }
     }
@@ -354,21 +365,26 @@ pub(super) struct PrefixIndex {
     keys: Box<[u64]>,
     key_log: u32,
     /// Key → its prefixes (and their units), shortest first.
-    by_key: FastMap<u32, Box<[Prefix]>>,
+    by_key: FastMap<u64, Box<[Prefix]>>,
     /// First byte → whether some prefix starting with it is shorter than a key.
     short_first: Box<[bool; 256]>,
     short: Box<[Prefix]>,
 }
 
-/// The key of a word or prefix: its first three bytes when the first is ASCII, else
-/// its first four. `None` when it is shorter than that.
+/// The bytes of a prefix key: four when the first is ASCII (four Latin letters),
+/// else six (three Cyrillic letters). Shorter keys gather too many prefixes under one
+/// key in a large rule set (a prefix per name, and names share their first syllable).
+const PREFIX_KEY_ASCII: u64 = 0xFFFF_FFFF;
+const PREFIX_KEY_OTHER: u64 = 0xFFFF_FFFF_FFFF;
+
+/// The key of a word or prefix: its first four bytes when the first is ASCII, else its
+/// first six, as a number. `None` when it is shorter than that.
 #[inline]
-fn prefix_key(b: &[u8]) -> Option<u32> {
-    match *b {
-        [k0, k1, k2, ..] if k0 < 0x80 => {
-            Some(u32::from(k0) | u32::from(k1) << 8 | u32::from(k2) << 16)
-        }
-        [k0, k1, k2, k3, ..] => Some(u32::from_le_bytes([k0, k1, k2, k3])),
+fn prefix_key(b: &[u8]) -> Option<u64> {
+    let head = head8(b);
+    match b.first() {
+        Some(&f) if f < 0x80 && b.len() >= 4 => Some(head & PREFIX_KEY_ASCII),
+        Some(&f) if f >= 0x80 && b.len() >= 6 => Some(head & PREFIX_KEY_OTHER),
         _ => None,
     }
 }
@@ -383,15 +399,15 @@ fn filter_log(n: usize, min: u32, max: u32) -> u32 {
 }
 
 #[inline]
-fn key_bit(k: u32, log: u32) -> usize {
-    (k.wrapping_mul(0x9e37_79b1) >> (32 - log)) as usize
+fn key_bit(k: u64, log: u32) -> usize {
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - log)) as usize
 }
 
 impl PrefixIndex {
     /// The index of `prefixes` (folded prefix → unit). Empty prefixes (the parser never
     /// produces them) are left out: their units never occur.
     pub(super) fn new<'a>(prefixes: impl IntoIterator<Item = (&'a str, u32)>) -> PrefixIndex {
-        let mut by_key: FastMap<u32, Vec<Prefix>> = FastMap::default();
+        let mut by_key: FastMap<u64, Vec<Prefix>> = FastMap::default();
         let mut short_first = Box::new([false; 256]);
         let mut short = Vec::new();
         for (p, unit) in prefixes {
@@ -443,7 +459,8 @@ impl PrefixIndex {
         if self.short_first[usize::from(first)] {
             self.short_prefixes(word, &mut hit);
         }
-        let Some(k) = key.prefix_key() else {
+        let head = key.head(word);
+        let Some(k) = key.prefix_key(head) else {
             return;
         };
         let b = key_bit(k, self.key_log);
@@ -455,7 +472,6 @@ impl PrefixIndex {
             return;
         }
         if let Some(list) = self.by_key.get(&k) {
-            let head = head8(word);
             for p in list.iter() {
                 if p.starts(head, word) {
                     hit(p.unit);
@@ -533,7 +549,9 @@ mod tests {
         let walk_in = |t: &PrefixIndex, w: &str| {
             let mut v = Vec::new();
             let b = w.as_bytes();
-            assert_eq!(Key::of(b).prefix_key(), prefix_key(b), "{w:?}");
+            let k = Key::of(b);
+            assert_eq!(k.head(b), head8(b), "{w:?}");
+            assert_eq!(k.prefix_key(k.head(b)), prefix_key(b), "{w:?}");
             t.walk(&Key::of(b), b, |u| v.push(u));
             v.sort_unstable();
             v
@@ -569,6 +587,17 @@ mod tests {
         assert_eq!(walk(&t, "министерство"), [9]);
         assert_eq!(walk(&t, "министерскому"), Vec::<u32>::new());
         assert_eq!(walk(&t, "министру"), [10]);
+    }
+
+    #[test]
+    fn a_key_knows_the_first_bytes_of_its_word() {
+        let text = "abcdefghijklmnopqrstu жапаровский";
+        for len in 0..=text.len() {
+            let Some(w) = text.get(..len) else { continue };
+            let (b, k) = (w.as_bytes(), Key::of(w.as_bytes()));
+            assert_eq!(k.head(b), head8(b), "{w:?}");
+            assert_eq!(k.prefix_key(k.head(b)), prefix_key(b), "{w:?}");
+        }
     }
 
     #[test]
