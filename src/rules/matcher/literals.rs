@@ -27,6 +27,7 @@ use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::{Extractor, Seq};
 use regex_syntax::hir::{Hir, HirKind};
 
+use super::index::FastMap;
 use crate::text::fold_literal;
 
 /// Shortest literal worth prefiltering on: shorter ones occur in nearly every item.
@@ -164,7 +165,10 @@ pub(super) enum LiteralAutomaton {
     /// Not too many literals, on a machine with the vector instructions Teddy needs:
     /// groups of at most [`Packed::MAX`], each searched on its own.
     Packed(Box<[Packed]>),
-    /// The usual form for many literals: a full transition table.
+    /// Many literals: every 4-byte window of the text hashed into a bit table of the
+    /// literals' first 4 bytes; the literals shorter than that in Teddy groups.
+    Windows(Windows, Box<[Packed]>),
+    /// Many short literals: a full transition table.
     Dfa(dfa::DFA),
     /// When the table would be too large to build.
     Nfa(contiguous::NFA),
@@ -192,8 +196,15 @@ impl LiteralAutomaton {
     /// The automaton of `literals` (pattern i is `literals[i]`, in the compact form the
     /// search runs on), or `None` when no form can be built.
     pub(super) fn new(literals: &[&[u8]]) -> Option<LiteralAutomaton> {
-        if let Some(groups) = Packed::groups(literals) {
+        let all: Vec<(&[u8], usize)> = literals.iter().copied().zip(0..).collect();
+        if let Some(groups) = Packed::groups(&all) {
             return Some(LiteralAutomaton::Packed(groups));
+        }
+        let (long, short): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|(l, _)| l.len() >= Windows::LEN);
+        if let Some(short) = Packed::groups(&short).or_else(|| short.is_empty().then(Box::default))
+        {
+            return Some(LiteralAutomaton::Windows(Windows::new(&long), short));
         }
         LiteralAutomaton::table(literals)
     }
@@ -226,6 +237,12 @@ impl LiteralAutomaton {
                     g.for_each_match(text, &mut found);
                 }
             }
+            LiteralAutomaton::Windows(long, short) => {
+                long.for_each_match(text, &mut found);
+                for g in short.iter() {
+                    g.for_each_match(text, &mut found);
+                }
+            }
             LiteralAutomaton::Dfa(a) => scan_all(a, text, found),
             LiteralAutomaton::Nfa(a) => scan_all(a, text, found),
         }
@@ -233,13 +250,10 @@ impl LiteralAutomaton {
 
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
-            LiteralAutomaton::Packed(groups) => groups
-                .iter()
-                .map(|g| {
-                    g.searcher.memory_usage()
-                        + g.literals.iter().map(|(l, _)| l.len() + 32).sum::<usize>()
-                })
-                .sum(),
+            LiteralAutomaton::Packed(groups) => groups.iter().map(Packed::heap_bytes).sum(),
+            LiteralAutomaton::Windows(long, short) => {
+                long.heap_bytes() + short.iter().map(Packed::heap_bytes).sum::<usize>()
+            }
             LiteralAutomaton::Dfa(a) => a.memory_usage(),
             LiteralAutomaton::Nfa(a) => a.memory_usage(),
         }
@@ -257,20 +271,29 @@ impl Packed {
     /// far fewer false candidates than one a single short literal cut to 2. `None`
     /// for more than [`LiteralAutomaton::MAX_PACKED`] literals, or where Teddy cannot
     /// run.
-    fn groups(literals: &[&[u8]]) -> Option<Box<[Packed]>> {
+    fn groups(literals: &[(&[u8], usize)]) -> Option<Box<[Packed]>> {
         if literals.len() > LiteralAutomaton::MAX_PACKED {
             return None;
         }
-        let class = |i: usize| literals[i].len().min(4);
+        let class = |i: usize| literals[i].0.len().min(4);
         let mut order: Vec<usize> = (0..literals.len()).collect();
         order.sort_by_key(|&i| (class(i), i));
         let mut groups = Vec::new();
         for same in order.chunk_by(|&a, &b| class(a) == class(b)) {
             for ids in same.chunks(Packed::MAX) {
-                groups.push(Packed::new(ids.iter().map(|&i| (literals[i], i)))?);
+                groups.push(Packed::new(ids.iter().map(|&i| literals[i]))?);
             }
         }
         (!groups.is_empty()).then(|| groups.into_boxed_slice())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.searcher.memory_usage()
+            + self
+                .literals
+                .iter()
+                .map(|(l, _)| l.len() + 32)
+                .sum::<usize>()
     }
 
     fn new<'a>(literals: impl IntoIterator<Item = (&'a [u8], usize)>) -> Option<Packed> {
@@ -300,6 +323,87 @@ impl Packed {
             }
         }
     }
+}
+
+/// The search for many literals of at least [`Windows::LEN`] bytes: each 4-byte window
+/// of the text is hashed (one multiply) to a bit of a table holding the literals'
+/// first 4 bytes, and only where the bit is set are the literals starting with those
+/// bytes compared. The windows are independent of each other, so the loop runs several
+/// at once, where a transition table waits for each step's load before the next; and
+/// the bit table, 8 KiB, stays in the first-level cache.
+#[derive(Debug, Clone)]
+pub(super) struct Windows {
+    /// 2^16 bits, 8 KiB: a fixed size so that the index needs no bounds check.
+    bits: Box<[u64; 1024]>,
+    /// A literal's first 4 bytes → the literals starting with them, with their pattern
+    /// numbers.
+    by_head: FastMap<u32, Box<[(Box<[u8]>, usize)]>>,
+}
+
+impl Windows {
+    const LEN: usize = 4;
+
+    fn new(literals: &[(&[u8], usize)]) -> Windows {
+        let mut by_head: FastMap<u32, Vec<(Box<[u8]>, usize)>> = FastMap::default();
+        for &(l, i) in literals {
+            if let Some(h) = head(l) {
+                by_head.entry(h).or_default().push((l.into(), i));
+            }
+        }
+        let mut bits = Box::new([0u64; 1024]);
+        for &h in by_head.keys() {
+            let b = bit(h);
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        let by_head = by_head
+            .into_iter()
+            .map(|(h, v)| (h, v.into_boxed_slice()))
+            .collect();
+        Windows { bits, by_head }
+    }
+
+    fn for_each_match(&self, text: &[u8], found: &mut impl FnMut(usize)) {
+        for (at, window) in text.windows(Windows::LEN).enumerate() {
+            let Some(h) = head(window) else { continue };
+            let b = bit(h);
+            if self.bits[b / 64] & (1 << (b % 64)) != 0 {
+                self.verify(text, at, h, found);
+            }
+        }
+    }
+
+    #[cold]
+    fn verify(&self, text: &[u8], at: usize, h: u32, found: &mut impl FnMut(usize)) {
+        let rest = text.get(at..).unwrap_or_default();
+        for (l, i) in self.by_head.get(&h).map_or(&[][..], |v| &v[..]) {
+            if rest.starts_with(l) {
+                found(*i);
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<[u64; 1024]>()
+            + self.by_head.capacity() * 24
+            + self
+                .by_head
+                .values()
+                .flat_map(|v| v.iter())
+                .map(|(l, _)| l.len() + 32)
+                .sum::<usize>()
+    }
+}
+
+/// The first 4 bytes of `b` as a number.
+#[inline]
+fn head(b: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(..Windows::LEN)?.try_into().ok()?))
+}
+
+/// The bit of a 4-byte window in [`Windows::bits`], below 2^16.
+#[inline]
+fn bit(h: u32) -> usize {
+    (h.wrapping_mul(0x9e37_79b1) >> 16) as usize
 }
 
 /// An overlapping search: with [`MatchKind::Standard`], the state after each byte
@@ -460,9 +564,16 @@ mod tests {
                 Some(LiteralAutomaton::Packed(g)) if g.len() == 2
             ));
         }
-        assert!(!matches!(
+        assert!(matches!(
             LiteralAutomaton::new(&many),
-            Some(LiteralAutomaton::Packed(_))
+            Some(LiteralAutomaton::Windows(..))
+        ));
+        // Many literals too short for the windows: the transition table.
+        let short: Vec<Vec<u8>> = (0..100u8).map(|i| vec![b'a' + i % 26, i]).collect();
+        let short: Vec<&[u8]> = short.iter().map(Vec::as_slice).collect();
+        assert!(matches!(
+            LiteralAutomaton::new(&short),
+            Some(LiteralAutomaton::Dfa(_))
         ));
     }
 
@@ -482,13 +593,31 @@ mod tests {
             let refs: Vec<&[u8]> = lits.iter().map(Vec::as_slice).collect();
             let table = LiteralAutomaton::table(&refs).expect("automaton");
             // Teddy needs SSSE3 or AVX2: without them there is only the automaton.
-            if let Some(groups) = Packed::groups(&refs) {
+            let numbered: Vec<(&[u8], usize)> = refs.iter().copied().zip(0..).collect();
+            if let Some(groups) = Packed::groups(&numbered) {
                 let packed = LiteralAutomaton::Packed(groups);
                 proptest::prop_assert_eq!(
                     occurrences(&packed, &text),
                     occurrences(&table, &text)
                 );
             }
+        }
+
+        /// So does the search of many literals (4-byte windows, and Teddy groups for
+        /// the shorter literals), whichever form it takes.
+        #[test]
+        fn every_form_finds_what_the_automaton_finds(
+            lits in proptest::collection::btree_set("[abcз]{1,7}", 1..160),
+            text in "[abcABC зЗ]{0,300}",
+        ) {
+            let lits: Vec<Vec<u8>> = lits
+                .into_iter()
+                .map(|l| crate::text::compact_literal(l.as_bytes()))
+                .collect();
+            let refs: Vec<&[u8]> = lits.iter().map(Vec::as_slice).collect();
+            let table = LiteralAutomaton::table(&refs).expect("automaton");
+            let chosen = LiteralAutomaton::new(&refs).expect("a form");
+            proptest::prop_assert_eq!(occurrences(&chosen, &text), occurrences(&table, &text));
         }
     }
 }
