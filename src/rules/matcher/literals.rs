@@ -337,14 +337,14 @@ pub(super) struct Windows {
     bits: Box<[u64; 1024]>,
     /// A literal's first 4 bytes → the literals starting with them, with their pattern
     /// numbers.
-    by_head: FastMap<u32, Box<[(Box<[u8]>, usize)]>>,
+    by_head: FastMap<u32, Box<[Numbered]>>,
 }
 
 impl Windows {
     const LEN: usize = 4;
 
     fn new(literals: &[(&[u8], usize)]) -> Windows {
-        let mut by_head: FastMap<u32, Vec<(Box<[u8]>, usize)>> = FastMap::default();
+        let mut by_head: FastMap<u32, Vec<Numbered>> = FastMap::default();
         for &(l, i) in literals {
             if let Some(h) = head(l) {
                 by_head.entry(h).or_default().push((l.into(), i));
@@ -393,6 +393,9 @@ impl Windows {
                 .sum::<usize>()
     }
 }
+
+/// A literal and its pattern number.
+type Numbered = (Box<[u8]>, usize);
 
 /// The first 4 bytes of `b` as a number.
 #[inline]
