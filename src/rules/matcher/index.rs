@@ -25,7 +25,8 @@ pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Debug, Clone)]
 pub(super) struct WordIndex {
     bits: Box<[u64]>,
-    filter_log: u32,
+    /// [`filter_shift`] of the filter's size.
+    filter_shift: u32,
     slots: Box<[Slot]>,
     /// The bytes of the words longer than [`INLINE`], one after the other.
     long: Box<[u8]>,
@@ -83,7 +84,7 @@ impl WordIndex {
             if w.len() > INLINE {
                 long.extend_from_slice(w);
             }
-            let mut i = h as usize & (size - 1);
+            let mut i = slot_of(h) & (size - 1);
             while slots[i].unit != NONE {
                 i = (i + 1) & (size - 1);
             }
@@ -91,7 +92,7 @@ impl WordIndex {
         }
         WordIndex {
             bits,
-            filter_log: log,
+            filter_shift: filter_shift(log),
             slots,
             long: long.into_boxed_slice(),
         }
@@ -101,7 +102,7 @@ impl WordIndex {
     #[inline]
     pub(super) fn get(&self, key: &Key, h: u64, w: &[u8]) -> Option<u32> {
         let key = *key;
-        let k = filter_bit(h, self.filter_log);
+        let k = (h >> self.filter_shift) as usize;
         if self
             .bits
             .get(k / 64)
@@ -110,7 +111,7 @@ impl WordIndex {
             return None;
         }
         let mask = self.slots.len() - 1;
-        let mut i = h as usize & mask;
+        let mut i = slot_of(h) & mask;
         loop {
             let s = self.slots.get(i)?;
             if s.unit == NONE {
@@ -152,9 +153,22 @@ fn eq_long(a: &[u8], b: &[u8]) -> bool {
     le64(a, n - 8) == le64(b, n - 8)
 }
 
+/// The table slot a hash starts probing at (before masking to the table's size).
+#[inline]
+fn slot_of(h: u64) -> usize {
+    (h >> 32) as usize
+}
+
+/// The bit of hash `h` in a filter of 2^`log` bits: its top `log` bits.
 #[inline]
 fn filter_bit(h: u64, log: u32) -> usize {
-    (h >> (64 - log)) as usize
+    (h >> filter_shift(log)) as usize
+}
+
+/// The shift that keeps the top `log` bits, stored by the filters so that a lookup
+/// needs no subtraction.
+const fn filter_shift(log: u32) -> u32 {
+    64 - log
 }
 
 impl Key {
@@ -219,10 +233,9 @@ fn key(w: &[u8]) -> Key {
 
 #[inline]
 fn hash(k: Key) -> u64 {
-    let h = (k.first ^ k.last.rotate_left(29) ^ u64::from(k.len) << 56)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^ (h >> 32)
+    // One multiply: its upper half depends on every input bit, and only the upper
+    // half is used (the filters take the top bits, the table the upper 32).
+    (k.first ^ k.last.rotate_left(29) ^ u64::from(k.len) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[inline]
@@ -246,15 +259,15 @@ fn le32(w: &[u8], at: usize) -> u32 {
 #[derive(Debug, Clone)]
 pub(super) struct PairIndex {
     bits: Box<[u64]>,
-    log: u32,
+    /// [`filter_shift`] of the filter's size.
+    shift: u32,
     units: FastMap<u64, Box<[u32]>>,
 }
 
 /// The hash of the word pair whose words hash to `a` and `b`, in that order.
 #[inline]
 pub(super) fn pair_hash(a: u64, b: u64) -> u64 {
-    let h = (a.rotate_left(23) ^ b).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^ (h >> 31)
+    (a.rotate_left(23) ^ b).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl PairIndex {
@@ -277,7 +290,11 @@ impl PairIndex {
             .into_iter()
             .map(|(h, v)| (h, v.into_boxed_slice()))
             .collect();
-        PairIndex { bits, log, units }
+        PairIndex {
+            bits,
+            shift: filter_shift(log),
+            units,
+        }
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -287,7 +304,7 @@ impl PairIndex {
     /// The units of the pairs that hash to `h` ([`pair_hash`]).
     #[inline]
     pub(super) fn get(&self, h: u64) -> &[u32] {
-        let k = filter_bit(h, self.log);
+        let k = (h >> self.shift) as usize;
         if self
             .bits
             .get(k / 64)
@@ -450,8 +467,27 @@ impl PrefixIndex {
         self.by_key.is_empty() && self.short.is_empty()
     }
 
-    /// Calls `hit` with the unit of every stored prefix of `word`, whose key is `key`.
+    /// Whether some stored prefix may start `word` (whose key is `key`): the two bit
+    /// tests in front of [`PrefixIndex::walk`], which most words do not pass.
     #[inline]
+    pub(super) fn may_start(&self, key: &Key, word: &[u8]) -> bool {
+        let Some(&first) = word.first() else {
+            return false;
+        };
+        if self.short_first[usize::from(first)] {
+            return true;
+        }
+        let Some(k) = key.prefix_key(key.head(word)) else {
+            return false;
+        };
+        let b = key_bit(k, self.key_log);
+        self.keys
+            .get(b / 64)
+            .is_some_and(|w| w & (1 << (b % 64)) != 0)
+    }
+
+    /// Calls `hit` with the unit of every stored prefix of `word`, whose key is `key`.
+    #[inline(never)]
     pub(super) fn walk(&self, key: &Key, word: &[u8], mut hit: impl FnMut(u32)) {
         let Some(&first) = word.first() else {
             return;
@@ -463,14 +499,6 @@ impl PrefixIndex {
         let Some(k) = key.prefix_key(head) else {
             return;
         };
-        let b = key_bit(k, self.key_log);
-        if self
-            .keys
-            .get(b / 64)
-            .is_none_or(|w| w & (1 << (b % 64)) == 0)
-        {
-            return;
-        }
         if let Some(list) = self.by_key.get(&k) {
             for p in list.iter() {
                 if p.starts(head, word) {

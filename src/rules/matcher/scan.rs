@@ -134,16 +134,15 @@ impl RuleSet {
                 let pairs = use_pairs && keep_words;
                 // The hash of the word before, for the pair it makes with this one.
                 let mut before = None;
-                for w in folded.words() {
-                    let pos = span_at.len() as u32;
-                    span_at.push((w.start, w.end));
+                span_at.extend(folded.words().iter().map(|w| (w.start, w.end)));
+                for (pos, w) in (start..).zip(folded.words()) {
                     let bytes = folded.folded(w);
                     let key = Key::of(bytes);
                     let h = key.hash();
                     if let Some(u) = self.words.get(&key, h, bytes) {
                         hit(u, s, pos, bit);
                     }
-                    if use_prefixes {
+                    if use_prefixes && self.prefixes.may_start(&key, bytes) {
                         self.prefixes.walk(&key, bytes, |u| hit(u, s, pos, bit));
                     }
                     if pairs {
