@@ -17,7 +17,7 @@ mod tokenize;
 mod words;
 
 pub use scan::FoldedText;
-pub(crate) use scan::{compact_literal, fold_literal};
+pub(crate) use scan::{compact_literal, fold_literal, has_other};
 pub use tokenize::for_each_word;
 pub use words::{Word, Words, words};
 

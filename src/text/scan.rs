@@ -90,6 +90,11 @@ impl FoldedText {
         self.split(text);
     }
 
+    /// Whether the value holds a character that is neither ASCII nor U+0400..U+047F.
+    pub fn has_other(&self) -> bool {
+        self.other_bits.iter().any(|&o| o != 0)
+    }
+
     /// The words of the last value given to [`FoldedText::fold`], in order.
     pub fn words(&self) -> &[FoldedWord] {
         &self.words
@@ -366,6 +371,24 @@ fn compact_scalar(folded: &[u8], out: &mut [u8]) -> usize {
         n += 1;
     }
     n
+}
+
+/// Whether folded bytes (a literal) hold an *other* byte (see the module doc): a
+/// character that is neither ASCII nor U+0400..U+047F. A trailing lead byte of that
+/// range (a literal cut inside a letter) is not one.
+pub(crate) fn has_other(folded: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&b) = folded.get(i) {
+        let next = folded.get(i + 1);
+        if b < 0x80 || (is_cyr_lead(b) && next.is_none()) {
+            i += 1;
+        } else if is_cyr_lead(b) && next.is_some_and(|n| (0x80..0xC0).contains(n)) {
+            i += 2;
+        } else {
+            return true;
+        }
+    }
+    false
 }
 
 /// The compact form (see [`FoldedText::compact`]) of a folded literal. A trailing lead
@@ -823,6 +846,16 @@ mod tests {
             })
             .collect();
         assert_eq!(compact, want);
+    }
+
+    #[test]
+    fn other_characters_are_neither_ascii_nor_basic_cyrillic() {
+        assert!(!has_other(b"tokar"));
+        assert!(!has_other("лавр".as_bytes()));
+        assert!(!has_other(&"лавр".as_bytes()[..7]));
+        assert!(has_other("caf\u{e9}".as_bytes()));
+        assert!(has_other("\u{212a}".as_bytes()));
+        assert!(has_other("ла\u{1c80}р".as_bytes()));
     }
 
     #[test]

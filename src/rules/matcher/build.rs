@@ -296,19 +296,25 @@ pub(super) fn literal_automaton(
     literals: Vec<(Vec<u8>, u32)>,
 ) -> (Option<LiteralAutomaton>, Vec<Box<[u32]>>) {
     let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
+    // Compact literal → whether every literal it stands for holds a character other
+    // than ASCII and basic Cyrillic (so it can only occur in a value that has one).
+    let mut other: std::collections::BTreeMap<Vec<u8>, bool> = Default::default();
     for (l, u) in literals {
         // The search runs over each value's compact form.
-        by_literal
-            .entry(crate::text::compact_literal(&l))
-            .or_default()
-            .push(u);
+        let compact = crate::text::compact_literal(&l);
+        *other.entry(compact.clone()).or_insert(true) &= crate::text::has_other(&l);
+        by_literal.entry(compact).or_default().push(u);
     }
     if by_literal.is_empty() {
         return (None, Vec::new());
     }
     let by_literal = drop_containing(by_literal);
     let patterns: Vec<&[u8]> = by_literal.keys().map(Vec::as_slice).collect();
-    let ac = LiteralAutomaton::new(&patterns);
+    let needs_other: Vec<bool> = by_literal
+        .keys()
+        .map(|l| other.get(l).copied().unwrap_or(false))
+        .collect();
+    let ac = LiteralAutomaton::with_rare(&patterns, &needs_other);
     let units = by_literal
         .into_values()
         .map(Vec::into_boxed_slice)

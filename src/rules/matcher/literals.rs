@@ -184,6 +184,9 @@ pub(super) struct Packed {
     /// The group's literals, in its pattern order, each with its pattern number in
     /// the whole set.
     literals: Vec<(Vec<u8>, usize)>,
+    /// All of them can only occur in a value with a character other than ASCII and
+    /// basic Cyrillic.
+    rare: bool,
 }
 
 impl LiteralAutomaton {
@@ -195,14 +198,24 @@ impl LiteralAutomaton {
 
     /// The automaton of `literals` (pattern i is `literals[i]`, in the compact form the
     /// search runs on), or `None` when no form can be built.
+    #[cfg(test)]
     pub(super) fn new(literals: &[&[u8]]) -> Option<LiteralAutomaton> {
+        LiteralAutomaton::with_rare(literals, &[])
+    }
+
+    /// [`LiteralAutomaton::new`], told which literals can only occur in a value that
+    /// holds a character other than ASCII and basic Cyrillic (`rare[i]` for pattern
+    /// i, false where missing): the Teddy groups of those are skipped in other values.
+    pub(super) fn with_rare(literals: &[&[u8]], rare: &[bool]) -> Option<LiteralAutomaton> {
         let all: Vec<(&[u8], usize)> = literals.iter().copied().zip(0..).collect();
-        if let Some(groups) = Packed::groups(&all) {
+        let rare = |i: usize| rare.get(i).copied().unwrap_or(false);
+        if let Some(groups) = Packed::groups(&all, &rare) {
             return Some(LiteralAutomaton::Packed(groups));
         }
         let (long, short): (Vec<_>, Vec<_>) =
             all.into_iter().partition(|(l, _)| l.len() >= Windows::LEN);
-        if let Some(short) = Packed::groups(&short).or_else(|| short.is_empty().then(Box::default))
+        if let Some(short) =
+            Packed::groups(&short, &rare).or_else(|| short.is_empty().then(Box::default))
         {
             return Some(LiteralAutomaton::Windows(Windows::new(&long), short));
         }
@@ -228,18 +241,19 @@ impl LiteralAutomaton {
     }
 
     /// Calls `found(pattern)` for every occurrence of a literal in `text`, the compact
-    /// form of a folded field value ([`crate::text::FoldedText::compact`]).
+    /// form of a folded field value ([`crate::text::FoldedText::compact`]); `other`
+    /// says whether the value holds a character other than ASCII and basic Cyrillic.
     #[inline]
-    pub(super) fn for_each_match(&self, text: &[u8], mut found: impl FnMut(usize)) {
+    pub(super) fn for_each_match(&self, text: &[u8], other: bool, mut found: impl FnMut(usize)) {
         match self {
             LiteralAutomaton::Packed(groups) => {
-                for g in groups.iter() {
+                for g in groups.iter().filter(|g| other || !g.rare) {
                     g.for_each_match(text, &mut found);
                 }
             }
             LiteralAutomaton::Windows(long, short) => {
                 long.for_each_match(text, &mut found);
-                for g in short.iter() {
+                for g in short.iter().filter(|g| other || !g.rare) {
                     g.for_each_match(text, &mut found);
                 }
             }
@@ -271,17 +285,20 @@ impl Packed {
     /// far fewer false candidates than one a single short literal cut to 2. `None`
     /// for more than [`LiteralAutomaton::MAX_PACKED`] literals, or where Teddy cannot
     /// run.
-    fn groups(literals: &[(&[u8], usize)]) -> Option<Box<[Packed]>> {
+    fn groups(literals: &[(&[u8], usize)], rare: &impl Fn(usize) -> bool) -> Option<Box<[Packed]>> {
         if literals.len() > LiteralAutomaton::MAX_PACKED {
             return None;
         }
-        let class = |i: usize| literals[i].0.len().min(4);
+        // Rare literals in groups of their own, which most values skip.
+        let class = |i: usize| (rare(literals[i].1), literals[i].0.len().min(4));
         let mut order: Vec<usize> = (0..literals.len()).collect();
         order.sort_by_key(|&i| (class(i), i));
         let mut groups = Vec::new();
         for same in order.chunk_by(|&a, &b| class(a) == class(b)) {
             for ids in same.chunks(Packed::MAX) {
-                groups.push(Packed::new(ids.iter().map(|&i| literals[i]))?);
+                let mut g = Packed::new(ids.iter().map(|&i| literals[i]))?;
+                g.rare = ids.first().is_some_and(|&i| rare(literals[i].1));
+                groups.push(g);
             }
         }
         (!groups.is_empty()).then(|| groups.into_boxed_slice())
@@ -304,7 +321,11 @@ impl Packed {
             .builder()
             .extend(literals.iter().map(|(l, _)| l))
             .build()?;
-        Some(Packed { searcher, literals })
+        Some(Packed {
+            searcher,
+            literals,
+            rare: false,
+        })
     }
 
     fn for_each_match(&self, text: &[u8], found: &mut impl FnMut(usize)) {
@@ -538,7 +559,8 @@ mod tests {
         let mut folded = crate::text::FoldedText::new();
         folded.fold(text);
         let mut found = Vec::new();
-        a.for_each_match(folded.compact(), |p| found.push(p));
+        let other = folded.has_other();
+        a.for_each_match(folded.compact(), other, |p| found.push(p));
         found.sort_unstable();
         found
     }
@@ -597,7 +619,7 @@ mod tests {
             let table = LiteralAutomaton::table(&refs).expect("automaton");
             // Teddy needs SSSE3 or AVX2: without them there is only the automaton.
             let numbered: Vec<(&[u8], usize)> = refs.iter().copied().zip(0..).collect();
-            if let Some(groups) = Packed::groups(&numbered) {
+            if let Some(groups) = Packed::groups(&numbered, &|_| false) {
                 let packed = LiteralAutomaton::Packed(groups);
                 proptest::prop_assert_eq!(
                     occurrences(&packed, &text),

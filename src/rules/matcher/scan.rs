@@ -163,7 +163,8 @@ impl RuleSet {
                 });
                 // The regex prefilter searches the same folded copy, in compact form.
                 if let Some(ac) = literals {
-                    ac.for_each_match(folded.compact(), |p| {
+                    let other = folded.has_other();
+                    ac.for_each_match(folded.compact(), other, |p| {
                         let units = self.literal_units.get(p);
                         for &u in units.map_or(&[][..], |u| &u[..]) {
                             hit(u, NONE, 0, bit);
