@@ -31,7 +31,7 @@ pub(super) struct Builder {
     pub(super) phrase_fields: u8,
     pub(super) rule: u32,
     /// Folded word → how many rules mention it (as a word, in a phrase or a `NEAR`):
-    /// a phrase is anchored on its least shared word.
+    /// a phrase is woken through the pair holding its least shared word.
     pub(super) word_rules: FastMap<Box<str>, u32>,
 }
 

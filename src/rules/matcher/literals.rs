@@ -1,6 +1,6 @@
 //! Required literals of a regex: a small set of byte strings such that every match of
-//! the regex contains one of them. The matcher runs one Aho-Corasick automaton over
-//! all regexes' literals and runs a regex only on items where one of its literals
+//! the regex contains one of them. The matcher searches all regexes' literals in one
+//! [`LiteralAutomaton`] and runs a regex only on items where one of its literals
 //! occurs.
 //!
 //! The sets come from `regex_syntax`'s prefix [`Extractor`] applied to the regex and to

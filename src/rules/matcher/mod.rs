@@ -1,14 +1,16 @@
 //! All rules compiled together into one word index.
 //!
-//! Every folded word, phrase word and `NEAR` operand of every rule is a *unit* in one
-//! hash map (behind a one-bit filter); every prefix is a unit in one trie. A document
-//! is tokenized once per field value and each word is looked up once, recording where
-//! each unit occurred. A rule is evaluated only when a unit of its *trigger set*
-//! occurred (see [`trigger`]: for `A AND B` only the rarer-looking operand's units),
-//! and a regex only runs when one of its required literals occurs; phrases and `NEAR`
-//! are verified from the recorded positions. Skipping the other rules is sound
-//! because a rule cannot be true unless a unit of its trigger set occurs, and the
-//! parser rejects any query that is true when none of its terms occur.
+//! Every folded word and `NEAR` operand of every rule is a *unit* in one table of word
+//! keys (behind a bit filter), every prefix a unit in a table keyed by its first
+//! letters, and every phrase a unit through one pair of its consecutive words. A
+//! document is folded and split into words once per field value
+//! ([`crate::text::FoldedText`]) and each word is looked up once, recording where each
+//! unit occurred. A rule is evaluated only when a unit of its *trigger set* occurred
+//! (see [`trigger`]: for `A AND B` only the rarer-looking operand's units), and a regex
+//! only runs when one of its required literals occurs; phrases and `NEAR` are verified
+//! from the recorded positions. Skipping the other rules is sound because a rule
+//! cannot be true unless a unit of its trigger set occurs, and the parser rejects any
+//! query that is true when none of its terms occur.
 
 mod build;
 mod eval;
