@@ -17,6 +17,7 @@
 use std::ops::Range;
 
 use super::for_each_word;
+use super::tokenize::{FOLD_CYR, cyr_index};
 
 /// Reusable buffers for folding and scanning one field value at a time.
 #[derive(Debug, Default, Clone)]
@@ -339,16 +340,10 @@ pub(crate) fn fold_byte(p: u8, b: u8, n: u8) -> u8 {
     }
 }
 
-/// The folded code point of the pair (`lead`, `b2`), as an offset from U+0400.
+/// The folded code point of the pair (`lead`, `b2`), as an offset from U+0400: the
+/// general tokenizer's table, so that both fold alike.
 fn fold_cyr(lead: u8, b2: u8) -> u8 {
-    let i = (lead & 1) << 6 | (b2 & 0x3F);
-    match i {
-        0x01 | 0x51 => 0x35,
-        0x00..=0x0F => i + 0x50,
-        0x10..=0x2F => i + 0x20,
-        0x60..=0x7F => i | 1,
-        _ => i,
-    }
+    FOLD_CYR[cyr_index(lead, b2)]
 }
 
 /// Writes the compact form (see [`FoldedText::compact`]) of folded bytes to the start

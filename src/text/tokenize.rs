@@ -49,7 +49,7 @@ const fn fold_cyrillic(cp: u32) -> u32 {
 /// U+0400..U+047F, indexed by `cp - 0x400` → its folded form, also as `cp - 0x400`.
 /// Both are encoded in UTF-8 as 0xD0 or 0xD1 followed by one continuation byte, so
 /// the index of a pair `(lead, b2)` is [`cyr_index`] and folding keeps the length.
-static FOLD_CYR: [u8; 128] = {
+pub(super) static FOLD_CYR: [u8; 128] = {
     let mut t = [0u8; 128];
     let mut i = 0;
     while i < 128 {
@@ -61,7 +61,7 @@ static FOLD_CYR: [u8; 128] = {
 
 /// Index into [`FOLD_CYR`] of the two-byte character `lead` (0xD0 or 0xD1), `b2`.
 #[inline]
-fn cyr_index(lead: u8, b2: u8) -> usize {
+pub(super) fn cyr_index(lead: u8, b2: u8) -> usize {
     usize::from((lead & 1) << 6 | (b2 & 0x3F))
 }
 

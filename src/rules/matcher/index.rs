@@ -68,7 +68,12 @@ impl WordIndex {
     pub(super) fn new<'a>(words: impl IntoIterator<Item = (&'a str, u32)>) -> WordIndex {
         let words: Vec<(&str, u32)> = words.into_iter().collect();
         let log = filter_log(words.len(), 10, 17);
-        let mut bits = vec![0u64; (1 << log) / 64].into_boxed_slice();
+        let bits = bit_table(
+            log,
+            words
+                .iter()
+                .map(|(w, _)| filter_bit(Key::of(w.as_bytes()).hash(), log)),
+        );
         let size = (words.len() * 2).next_power_of_two().max(16);
         let mut slots = vec![EMPTY; size].into_boxed_slice();
         let mut long = Vec::new();
@@ -76,10 +81,6 @@ impl WordIndex {
             let w = w.as_bytes();
             let key = Key::of(w);
             let h = hash(key);
-            let k = filter_bit(h, log);
-            if let Some(b) = bits.get_mut(k / 64) {
-                *b |= 1 << (k % 64);
-            }
             let long_at = long.len() as u32;
             if w.len() > INLINE {
                 long.extend_from_slice(w);
@@ -279,13 +280,7 @@ impl PairIndex {
             units.entry(pair_hash(h(a), h(b))).or_default().push(unit);
         }
         let log = filter_log(units.len(), 6, 16);
-        let mut bits = vec![0u64; (1usize << log).div_ceil(64)].into_boxed_slice();
-        for &h in units.keys() {
-            let k = filter_bit(h, log);
-            if let Some(w) = bits.get_mut(k / 64) {
-                *w |= 1 << (k % 64);
-            }
-        }
+        let bits = bit_table(log, units.keys().map(|&h| filter_bit(h, log)));
         let units = units
             .into_iter()
             .map(|(h, v)| (h, v.into_boxed_slice()))
@@ -409,6 +404,17 @@ fn prefix_key(b: &[u8]) -> Option<u64> {
 /// Filter bits per stored word or key: a miss passes the filter about once in 16.
 const BITS_PER_ENTRY: usize = 16;
 
+/// A filter of 2^`log` bits with `bits` set.
+fn bit_table(log: u32, bits: impl IntoIterator<Item = usize>) -> Box<[u64]> {
+    let mut table = vec![0u64; (1usize << log).div_ceil(64)].into_boxed_slice();
+    for b in bits {
+        if let Some(w) = table.get_mut(b / 64) {
+            *w |= 1 << (b % 64);
+        }
+    }
+    table
+}
+
 /// log2 of a filter's size in bits for `n` entries, within `min..=max`.
 fn filter_log(n: usize, min: u32, max: u32) -> u32 {
     let bits = (n * BITS_PER_ENTRY).next_power_of_two();
@@ -439,13 +445,7 @@ impl PrefixIndex {
             }
         }
         let key_log = filter_log(by_key.len(), 6, 16);
-        let mut keys = vec![0u64; (1usize << key_log).div_ceil(64)].into_boxed_slice();
-        for &k in by_key.keys() {
-            let b = key_bit(k, key_log);
-            if let Some(w) = keys.get_mut(b / 64) {
-                *w |= 1 << (b % 64);
-            }
-        }
+        let keys = bit_table(key_log, by_key.keys().map(|&k| key_bit(k, key_log)));
         let by_key = by_key
             .into_iter()
             .map(|(k, mut v)| {

@@ -602,6 +602,13 @@ mod tests {
         ));
     }
 
+    /// Literals generated as text, in the compact form the search takes.
+    fn compact_all(lits: std::collections::BTreeSet<String>) -> Vec<Vec<u8>> {
+        lits.into_iter()
+            .map(|l| crate::text::compact_literal(l.as_bytes()))
+            .collect()
+    }
+
     proptest::proptest! {
         /// The Teddy search reports exactly what the automaton does: every occurrence,
         /// overlapping ones and ones sharing a start included, in any case, with one
@@ -611,10 +618,7 @@ mod tests {
             lits in proptest::collection::btree_set("[abз]{1,5}", 1..64),
             text in "[abAB зЗ]{0,300}",
         ) {
-            let lits: Vec<Vec<u8>> = lits
-                .into_iter()
-                .map(|l| crate::text::compact_literal(l.as_bytes()))
-                .collect();
+            let lits = compact_all(lits);
             let refs: Vec<&[u8]> = lits.iter().map(Vec::as_slice).collect();
             let table = LiteralAutomaton::table(&refs).expect("automaton");
             // Teddy needs SSSE3 or AVX2: without them there is only the automaton.
@@ -635,10 +639,7 @@ mod tests {
             lits in proptest::collection::btree_set("[abcз]{1,7}", 1..160),
             text in "[abcABC зЗ]{0,300}",
         ) {
-            let lits: Vec<Vec<u8>> = lits
-                .into_iter()
-                .map(|l| crate::text::compact_literal(l.as_bytes()))
-                .collect();
+            let lits = compact_all(lits);
             let refs: Vec<&[u8]> = lits.iter().map(Vec::as_slice).collect();
             let table = LiteralAutomaton::table(&refs).expect("automaton");
             let chosen = LiteralAutomaton::new(&refs).expect("a form");
