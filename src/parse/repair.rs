@@ -65,7 +65,18 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
                 copied = end;
             }
             b'<' => {
-                i = skip_markup_section(text, i);
+                let end = skip_markup_section(text, i);
+                // A forbidden character inside a CDATA section, comment or PI is replaced
+                // there, and the section is still skipped as one: scanning its inside as
+                // text would take a `<![CDATA[` or `<!--` written in a comment for a real
+                // one, and miss a declaration after it (a fuzz-found panic in quick-xml).
+                if controls && first_forbidden(&b[..end], i).is_some() {
+                    let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+                    o.push_str(&text[copied..i]);
+                    push_without_controls(o, &text[i..end]);
+                    copied = end;
+                }
+                i = end;
             }
             b'&' => {
                 let (fix, next) = check_reference(text, i, &mut entities)?;
@@ -162,10 +173,21 @@ fn is_forbidden_ascii(c: u8) -> bool {
     c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')
 }
 
-/// Where scanning resumes after the `<` at `i`. CDATA, comments, PIs and the DOCTYPE are
-/// not scanned for references, so they are skipped (up to their first forbidden character,
-/// which the main loop still replaces); an ordinary tag resumes at `i + 1`, because its
-/// attribute values need the same reference repair as text.
+/// `s` with every control character XML forbids replaced by U+FFFD, appended to `out`.
+fn push_without_controls(out: &mut String, s: &str) {
+    for c in s.chars() {
+        out.push(if c.is_ascii() && is_forbidden_ascii(c as u8) {
+            '\u{FFFD}'
+        } else {
+            c
+        });
+    }
+}
+
+/// Where scanning resumes after the `<` at `i`. CDATA, comments and PIs are not scanned
+/// for references, so they are skipped whole (up to their end, or to the end of the
+/// text when they have none, as the XML reader reads them); an ordinary tag resumes at
+/// `i + 1`, because its attribute values need the same reference repair as text.
 fn skip_markup_section(text: &str, i: usize) -> usize {
     let rest = &text[i..];
     let close = if rest.starts_with("<![CDATA[") {
@@ -177,12 +199,9 @@ fn skip_markup_section(text: &str, i: usize) -> usize {
     } else {
         return i + 1;
     };
-    // Forbidden characters inside the section are still fixed by the main loop: only skip
-    // to the first one, if any.
-    let end = rest[2..]
+    rest[2..]
         .find(close)
-        .map_or(text.len(), |e| i + 2 + e + close.len());
-    first_forbidden(&text.as_bytes()[..end], i).unwrap_or(end)
+        .map_or(text.len(), |e| i + 2 + e + close.len())
 }
 
 /// The first byte XML forbids at or after `i`. CDATA sections are long (whole articles)
@@ -364,6 +383,14 @@ mod tests {
             (
                 "<rss><?xml version=\"1.0\" encoding=\"windows-1251\"?><?xml?><?xml-stylesheet href='s'?></rss>",
                 "<rss><?xml-stylesheet href='s'?></rss>",
+            ),
+            // A control character in a comment is replaced, and the comment is still one
+            // section: the `<![CDATA[` written in it opens nothing, and the declaration
+            // after the comment is dropped (fuzz regression
+            // `declaration-after-comment-with-control`).
+            (
+                "<rss><!--\u{0}<![CDATA[--><?xml version=\"1.0\" encoding=\"windows-1251\"?></rss>",
+                "<rss><!--\u{FFFD}<![CDATA[--></rss>",
             ),
             (
                 "<!DOCTYPE rss [<!ENTITY q \"]>\">]><rss>&q;</rss>",
