@@ -16,6 +16,8 @@ mod parser;
 pub mod reference;
 
 #[cfg(test)]
+mod hostile_proptests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

@@ -384,6 +384,38 @@ fn examples_in_docs_parse() {
     assert_eq!(n, 10);
 }
 
+/// A rare case variant's bytes in the compact form can spell two Cyrillic letters
+/// (`ſ` is C5 BF, as are `хп`): a plain literal containing them must keep its regex
+/// searched in values without rare characters. Found in review; each pair failed.
+#[test]
+fn a_rare_literal_inside_a_plain_one_does_not_hide_it() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("/ſ/", "/хпх/", "хпх"),
+        ("/sss/i", "/Ъхп/i", "ЪХП"),
+        ("/İ/", "/фаф/", "фаф"),
+        ("/öж/", "/ужжа/", "ужжа"),
+    ];
+    for &(rare, plain, text) in cases {
+        let queries: Vec<Query> = [rare, plain]
+            .iter()
+            .filter_map(|q| Query::parse(q).ok())
+            .collect();
+        assert_eq!(queries.len(), 2, "{rare} {plain}");
+        let refs: Vec<&Query> = queries.iter().collect();
+        let set = RuleSet::new(&refs);
+        let doc = Document {
+            summary: text,
+            ..Document::default()
+        };
+        let got: Vec<usize> = set
+            .matches(&doc, &|_| true)
+            .iter()
+            .map(|m| m.rule)
+            .collect();
+        assert_eq!(got, [1], "{rare} and {plain} on {text:?}");
+    }
+}
+
 /// Regexes run only where their literals occur; literals inside or overlapping other
 /// literals, case variants and regexes without literals are all still found.
 #[test]

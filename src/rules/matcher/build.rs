@@ -265,12 +265,22 @@ pub(super) fn group_regexes(regexes: &mut [RegexTerm], sources: &[String]) -> Ve
     groups
 }
 
+/// A literal's regex units, and whether every literal it stands for holds a character
+/// other than ASCII and basic Cyrillic (so it can only occur in a value that has one).
+struct LiteralUnits {
+    units: Vec<u32>,
+    rare: bool,
+}
+
 /// Replaces every literal that contains another literal by the shorter one (the
 /// shorter one occurs wherever the longer does, so its regexes still get found): a
-/// smaller automaton, and fewer reports for the same occurrence.
+/// smaller automaton, and fewer reports for the same occurrence. The shorter one is
+/// rare only if both were: in the compact form a rare character's bytes can spell
+/// two Cyrillic letters (`ſ` is `хп`), so a plain literal can contain a rare one, and
+/// its regexes must not move to a search that values without rare characters skip.
 fn drop_containing(
-    mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>>,
-) -> std::collections::BTreeMap<Vec<u8>, Vec<u32>> {
+    mut by_literal: std::collections::BTreeMap<Vec<u8>, LiteralUnits>,
+) -> std::collections::BTreeMap<Vec<u8>, LiteralUnits> {
     let mut by_len: Vec<Vec<u8>> = by_literal.keys().cloned().collect();
     by_len.sort_by_key(|l| std::cmp::Reverse(l.len()));
     for (i, long) in by_len.iter().enumerate() {
@@ -278,14 +288,21 @@ fn drop_containing(
             .iter()
             .find(|s| s.len() < long.len() && long.windows(s.len()).any(|w| w == &s[..]));
         if let Some(inner) = inner
-            && let Some(units) = by_literal.remove(long)
+            && let Some(moved) = by_literal.remove(long)
         {
-            by_literal.entry(inner.clone()).or_default().extend(units);
+            let into = by_literal
+                .entry(inner.clone())
+                .or_insert_with(|| LiteralUnits {
+                    units: Vec::new(),
+                    rare: true,
+                });
+            into.units.extend(moved.units);
+            into.rare &= moved.rare;
         }
     }
-    for units in by_literal.values_mut() {
-        units.sort_unstable();
-        units.dedup();
+    for l in by_literal.values_mut() {
+        l.units.sort_unstable();
+        l.units.dedup();
     }
     by_literal
 }
@@ -295,29 +312,29 @@ fn drop_containing(
 pub(super) fn literal_automaton(
     literals: Vec<(Vec<u8>, u32)>,
 ) -> (Option<LiteralAutomaton>, Vec<Box<[u32]>>) {
-    let mut by_literal: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
-    // Compact literal → whether every literal it stands for holds a character other
-    // than ASCII and basic Cyrillic (so it can only occur in a value that has one).
-    let mut other: std::collections::BTreeMap<Vec<u8>, bool> = Default::default();
+    let mut by_literal: std::collections::BTreeMap<Vec<u8>, LiteralUnits> = Default::default();
     for (l, u) in literals {
         // The search runs over each value's compact form.
-        let compact = crate::text::compact_literal(&l);
-        *other.entry(compact.clone()).or_insert(true) &= crate::text::has_other(&l);
-        by_literal.entry(compact).or_default().push(u);
+        let rare = crate::text::has_other(&l);
+        let entry = by_literal
+            .entry(crate::text::compact_literal(&l))
+            .or_insert(LiteralUnits {
+                units: Vec::new(),
+                rare: true,
+            });
+        entry.units.push(u);
+        entry.rare &= rare;
     }
     if by_literal.is_empty() {
         return (None, Vec::new());
     }
     let by_literal = drop_containing(by_literal);
     let patterns: Vec<&[u8]> = by_literal.keys().map(Vec::as_slice).collect();
-    let needs_other: Vec<bool> = by_literal
-        .keys()
-        .map(|l| other.get(l).copied().unwrap_or(false))
-        .collect();
-    let ac = LiteralAutomaton::with_rare(&patterns, &needs_other);
+    let rare: Vec<bool> = by_literal.values().map(|l| l.rare).collect();
+    let ac = LiteralAutomaton::with_rare(&patterns, &rare);
     let units = by_literal
         .into_values()
-        .map(Vec::into_boxed_slice)
+        .map(|l| l.units.into_boxed_slice())
         .collect();
     (ac, units)
 }
