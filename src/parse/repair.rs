@@ -70,10 +70,12 @@ pub fn repair_xml(text: &str) -> Result<Cow<'_, str>, ParseError> {
                 // there, and the section is still skipped as one: scanning its inside as
                 // text would take a `<![CDATA[` or `<!--` written in a comment for a real
                 // one, and miss a declaration after it (a fuzz-found panic in quick-xml).
-                if controls && first_forbidden(&b[..end], i).is_some() {
+                let section = &text[i..end];
+                let declaration = section.get(2..).is_some_and(has_xml_declaration);
+                if declaration || (controls && first_forbidden(&b[..end], i).is_some()) {
                     let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
                     o.push_str(&text[copied..i]);
-                    push_without_controls(o, &text[i..end]);
+                    push_section(o, section);
                     copied = end;
                 }
                 i = end;
@@ -173,15 +175,43 @@ fn is_forbidden_ascii(c: u8) -> bool {
     c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')
 }
 
-/// `s` with every control character XML forbids replaced by U+FFFD, appended to `out`.
-fn push_without_controls(out: &mut String, s: &str) {
-    for c in s.chars() {
-        out.push(if c.is_ascii() && is_forbidden_ascii(c as u8) {
-            '\u{FFFD}'
-        } else {
-            c
-        });
+/// Appends the CDATA section, comment or PI `section` to `out`, with every control
+/// character XML forbids replaced by U+FFFD and every XML declaration written inside
+/// it made into something else.
+///
+/// A malformed document (a quote, a `<` or a `]]` in the wrong place) can make the XML
+/// reader see a section's end where this module does not, and a declaration it then
+/// reads after the start makes quick-xml panic: so none is left anywhere. In a CDATA
+/// section the text stays the same (`<?xml` becomes `<]]><![CDATA[?xml`, the section
+/// closed and reopened after the `<`); in a comment or PI, `<?xml` becomes `<?_xml`.
+fn push_section(out: &mut String, section: &str) {
+    let cdata = section.starts_with("<![CDATA[");
+    let mut rest = section;
+    while !rest.is_empty() {
+        // The first declaration after the section's own opening `<`.
+        let at = (1..rest.len())
+            .find(|&k| rest.get(k..).is_some_and(is_xml_declaration))
+            .unwrap_or(rest.len());
+        let (before, after) = rest.split_at(at);
+        for c in before.chars() {
+            out.push(if c.is_ascii() && is_forbidden_ascii(c as u8) {
+                '\u{FFFD}'
+            } else {
+                c
+            });
+        }
+        if after.is_empty() {
+            break;
+        }
+        out.push_str(if cdata { "<]]><![CDATA[?" } else { "<?_" });
+        rest = &after[2..];
     }
+}
+
+/// Whether an XML declaration starts anywhere in `s`.
+fn has_xml_declaration(s: &str) -> bool {
+    memchr::memmem::find_iter(s.as_bytes(), b"<?xml")
+        .any(|k| s.get(k..).is_some_and(is_xml_declaration))
 }
 
 /// Where scanning resumes after the `<` at `i`. CDATA, comments and PIs are not scanned
@@ -339,7 +369,7 @@ fn is_xml_char(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::repair_xml;
+    use super::{has_xml_declaration, repair_xml};
 
     #[test]
     fn repair_table() {
@@ -392,6 +422,18 @@ mod tests {
                 "<rss><!--\u{0}<![CDATA[--><?xml version=\"1.0\" encoding=\"windows-1251\"?></rss>",
                 "<rss><!--\u{FFFD}<![CDATA[--></rss>",
             ),
+            // A declaration written inside a section is made into something else: in
+            // CDATA, with the same text (fuzz regression
+            // `declaration-in-cdata-behind-a-quote`).
+            (
+                "<a><![CDATA[x <?xml version=\"1.0\"?> y]]></a>",
+                "<a><![CDATA[x <]]><![CDATA[?xml version=\"1.0\"?> y]]></a>",
+            ),
+            (
+                "<!-- <?xml version=\"1.0\"?> <?xml?> --><a/>",
+                "<!-- <?_xml version=\"1.0\"?> <?_xml?> --><a/>",
+            ),
+            ("<?pi <?xml ?><a/>", "<?pi <?_xml ?><a/>"),
             (
                 "<!DOCTYPE rss [<!ENTITY q \"]>\">]><rss>&q;</rss>",
                 "<rss>]&gt;</rss>",
@@ -404,6 +446,24 @@ mod tests {
                 Some(*want),
                 "input: {input:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// However the sections, quotes and brackets fall, no XML declaration is left for
+        /// quick-xml to read after the start (it panics on one).
+        #[test]
+        fn no_declaration_is_left_anywhere(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "<?xml version=\"1.0\" encoding=\"windows-1251\"?>", "<?xml", " ", "?>",
+                "<![CDATA[", "]]>", "]]", "<!--", "-->", "<", ">", "\"", "'", "<a b=\"",
+                "<?pi ", "\u{0}", "x", "Лавров", "<!DOCTYPE r [", "]>", "&amp;",
+            ][..]), 0..24)
+        ) {
+            let text = pieces.concat();
+            if let Ok(repaired) = repair_xml(&text) {
+                proptest::prop_assert!(!has_xml_declaration(&repaired), "{:?} → {:?}", text, repaired);
+            }
         }
     }
 }

@@ -292,3 +292,18 @@ fn fuzz_regressions() {
     let feed = parse_ok(doc.as_bytes(), None);
     assert_eq!(feed.items[0].title, "Лавров");
 }
+
+/// An XML declaration written in a CDATA section: the section is split around it for
+/// quick-xml, and the item reads as before (the `<?…?>` is markup to the HTML-to-text
+/// step, like any tag in a title).
+#[test]
+fn a_declaration_inside_cdata_leaves_the_item_whole() {
+    let feed = parse_ok(
+        br#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title><![CDATA[Start files with <?xml version="1.0"?> always]]></title>
+<guid>a</guid></item></channel></rss>"#,
+        None,
+    );
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Start files with always");
+}
