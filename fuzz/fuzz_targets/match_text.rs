@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 
 /// One rule per kind of unit and search: words, a prefix, phrases (with common words),
 /// `NEAR`, field scopes, and regexes whose literals are Latin, Cyrillic, case variants
-/// (the Kelvin sign and U+1C80 among them) or absent.
+/// (the Kelvin sign and U+1C80 among them), taken from classes, or absent.
 const RULES: &[&str] = &[
     "Lavrov AND Kyrgyz*",
     "Лавров OR ОДКБ OR Киргиз*",
@@ -24,6 +24,10 @@ const RULES: &[&str] = &[
     "/ёлка|Ёж/i AND NOT /xyz/",
     "category:politics OR author:\"Ivan Petrov\"",
     "\"the ministry\" AND /стан\\b/i",
+    // Folded before their literals are taken: a small class with a rare variant, a
+    // large class, an alternation under (?i).
+    "/[kK\u{212a}]assym|Ka(ss|ſſ)ym/i",
+    r"/[Ѐ-Я]ар(ов|ев)\b/",
 ];
 
 fn rules() -> &'static (Vec<Query>, RuleSet) {

@@ -79,6 +79,17 @@ const REGEXES: &[&str] = &[
     "/Ъхп/i",
     r"/ab\.c/",
     "/ΑΘΗ/i",
+    // Folded before their literals are extracted: alternations, small and large
+    // classes, rare variants inside classes.
+    "/Лавр(ов|ев)/i",
+    "/лавр(ov|ev)/i",
+    "/[A-Z]okarov/",
+    "/[Ѐ-Я]авр/",
+    "/[кК]ассым/",
+    "/[kK\u{212a}]assym/",
+    "/Ka(ss|ſſ)ym/i",
+    "/ё(лк|ЛК)а/",
+    r"/[\w&&[^a-z]]arov\b/i",
 ];
 
 const PIECES: &[&str] = &[
@@ -143,6 +154,20 @@ const PIECES: &[&str] = &[
     "ab.c",
     "оооооооо",
     "ОООО",
+    "Лаврев",
+    "ЛАВРЕВ",
+    "лаврov",
+    "ЛАВРEV",
+    "Tokarov",
+    "Ѐавр",
+    "ЍАВР",
+    "Кассым",
+    "кАССЫМ",
+    "\u{212a}assym",
+    "KASSYM",
+    "ёЛКа",
+    "OKAROV",
+    "5AROV",
 ];
 
 /// Pieces of ASCII and basic Cyrillic only: the values the rare literals' searches skip.

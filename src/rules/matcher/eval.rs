@@ -209,14 +209,17 @@ impl Ctx<'_, '_> {
         // The scratch buffers, reused from rule to rule and item to item.
         let mut found = std::mem::take(&mut self.sc.surfaces);
         let mut keys = std::mem::take(&mut self.sc.surface_keys);
+        let mut ends = std::mem::take(&mut self.sc.surface_ends);
         found.clear();
         self.collect(e, &mut found, true);
         found.sort_unstable();
         found.dedup();
         keys.clear();
         let mut out = Vec::with_capacity(found.len());
-        // Few surfaces per rule: a linear scan of the folded ones beats hashing.
-        let mut ends: Vec<usize> = Vec::new();
+        // Few surfaces per rule: a linear scan of the folded ones beats hashing. One
+        // alone (a rule of one term, occurring once) needs no folding.
+        ends.clear();
+        let single = found.len() == 1;
         for &(slot, start, end) in &found {
             let Some(s) = self.sc.slots.get(slot as usize) else {
                 continue;
@@ -227,6 +230,10 @@ impl Ctx<'_, '_> {
             let Some(surface) = text.get(start..end) else {
                 continue;
             };
+            if single {
+                out.push(surface.to_string());
+                continue;
+            }
             let from = keys.len();
             crate::text::fold_into(surface, &mut keys);
             let key = &keys[from..];
@@ -245,6 +252,7 @@ impl Ctx<'_, '_> {
         }
         self.sc.surfaces = found;
         self.sc.surface_keys = keys;
+        self.sc.surface_ends = ends;
         out
     }
 

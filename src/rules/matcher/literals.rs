@@ -6,12 +6,15 @@
 //! The sets come from `regex_syntax`'s prefix [`Extractor`] applied to the regex and to
 //! every sub-expression that any match must contain (each part of a concatenation, the
 //! body of a `+` repetition, all branches of an alternation), so a regex like
-//! `/\w+ Tokarov/` still gets `" tokarov"`. They are computed on the regex's own parse
-//! (with its case-insensitivity), so `(?i)` case variants, including non-ASCII ones like
-//! the Kelvin sign for `k`, are in the set. The literals are then folded exactly as the
-//! scan folds each field value (ASCII and basic Cyrillic lowercased, character by
-//! character, see [`crate::text::FoldedText`]), and the search runs over that folded
-//! copy: a match of the regex contains a literal, so the folded copy contains the
+//! `/\w+ Tokarov/` still gets `" tokarov"`. Two sets are computed and the better
+//! filter kept: one on the regex's own parse (with its case-insensitivity), whose
+//! `(?i)` case variants, including non-ASCII ones like the Kelvin sign for `k`, are then
+//! folded exactly as the scan folds each field value (ASCII and basic Cyrillic
+//! lowercased, character by character, see [`crate::text::FoldedText`]); and one on
+//! the parse folded first ([`fold_hir`]), which stays exact where the case variants
+//! would be too many (`(?i)Tokar(ov|ev)`: `tokarov` and `tokarev`, not the prefix
+//! `tokar` that every `Tokarenko` holds). The search runs over the folded copy of each
+//! value: a match of the regex contains a literal, so the folded copy contains the
 //! folded literal, and the prefilter stays sound. Folding merges case variants (the
 //! 216 of `(?i)Лавров` are 8 after it), so sets stay small enough for the vectorised
 //! search.
@@ -25,7 +28,10 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, MatchKind, Span, dfa, packed};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::literal::{Extractor, Seq};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{
+    Capture, Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange, Hir, HirKind,
+    Repetition,
+};
 
 use super::index::FastMap;
 use crate::text::fold_literal;
@@ -45,7 +51,139 @@ pub(super) fn required_literals(source: &str, case_insensitive: bool) -> Option<
         .build()
         .parse(source)
         .ok()?;
-    best(&hir, 0)
+    let plain = best(&hir, 0);
+    let folded = fold_hir(&hir).and_then(|(hir, rare)| {
+        let mut set = best(&hir, 0)?;
+        set.extend(rare);
+        normalize(set)
+    });
+    match (plain, folded) {
+        (Some(p), Some(f)) => Some(if score(&f) > score(&p) { f } else { p }),
+        (p, f) => p.or(f),
+    }
+}
+
+/// Classes of at most this many characters are replaced by their folded characters;
+/// larger ones only gain the folded forms of their members.
+const SMALL_CLASS: u32 = 32;
+
+/// `hir` with every literal and small class folded as the scan folds text (a
+/// case-insensitive `t` becomes the literal `t`), and the rare case variants taken out
+/// of the small classes, returned apart (see [`rare_variant`]).
+///
+/// Folding before extracting keeps `(?i)` regexes' sets exact: `(?i)Tokar(ov|ev)` gives
+/// `tokarov` and `tokarev` (and the Kelvin sign) where the case variants of the whole
+/// words would be too many and get cut to `tokar`, which the item text holds in every
+/// `Tokarova` and `Tokarenko` too. Sound because the scan searches the folded text: for
+/// any match of `hir` that holds none of the rare characters, its folded copy is
+/// matched by the result, so it holds one of the result's required literals; a match
+/// that holds one holds that rare character. `None` when `hir` is not UTF-8 (the
+/// byte-level forms are left to the plain extraction).
+fn fold_hir(hir: &Hir) -> Option<(Hir, Vec<Vec<u8>>)> {
+    if !hir.properties().is_utf8() {
+        return None;
+    }
+    let mut rare = Vec::new();
+    let folded = fold_node(hir, &mut rare, 0)?;
+    rare.sort_unstable();
+    rare.dedup();
+    Some((folded, rare))
+}
+
+fn fold_node(hir: &Hir, rare: &mut Vec<Vec<u8>>, depth: usize) -> Option<Hir> {
+    // Deeper than the parser's own nesting limit: never, but not by recursion here.
+    if depth > 256 {
+        return None;
+    }
+    let sub = |h: &Hir, rare: &mut Vec<Vec<u8>>| fold_node(h, rare, depth + 1).map(Box::new);
+    Some(match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => hir.clone(),
+        HirKind::Literal(lit) => {
+            // Whole characters in a UTF-8 expression.
+            std::str::from_utf8(&lit.0).ok()?;
+            let mut bytes = lit.0.to_vec();
+            fold_literal(&mut bytes);
+            Hir::literal(bytes)
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            Hir::class(Class::Unicode(fold_class(class, rare)))
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            // ASCII-only here (the expression is UTF-8): fold A-Z.
+            if class.ranges().iter().any(|r| r.end() >= 0x80) {
+                return None;
+            }
+            let mut folded = class.clone();
+            let mut upper = ClassBytes::new([ClassBytesRange::new(b'A', b'Z')]);
+            upper.intersect(class);
+            folded.union(&ClassBytes::new(upper.ranges().iter().map(|r| {
+                ClassBytesRange::new(r.start().to_ascii_lowercase(), r.end().to_ascii_lowercase())
+            })));
+            Hir::class(Class::Bytes(folded))
+        }
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: sub(&r.sub, rare)?,
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: sub(&c.sub, rare)?,
+            ..c.clone()
+        }),
+        HirKind::Concat(parts) => Hir::concat(
+            parts
+                .iter()
+                .map(|p| fold_node(p, rare, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        HirKind::Alternation(branches) => Hir::alternation(
+            branches
+                .iter()
+                .map(|b| fold_node(b, rare, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+    })
+}
+
+/// A small class: its members folded, the rare ones taken out into `rare` (unless
+/// nothing else is left). A large one: itself and the folded forms of its members.
+fn fold_class(class: &ClassUnicode, rare: &mut Vec<Vec<u8>>) -> ClassUnicode {
+    let fold = |c: char| {
+        let mut b = c.to_string().into_bytes();
+        fold_literal(&mut b);
+        String::from_utf8(b)
+            .ok()
+            .and_then(|s| s.chars().next())
+            .unwrap_or(c)
+    };
+    let single = |c: char| ClassUnicodeRange::new(c, c);
+    let size: u32 = class
+        .ranges()
+        .iter()
+        .map(|r| u32::from(r.end()) - u32::from(r.start()) + 1)
+        .sum();
+    if size > SMALL_CLASS {
+        // Only ASCII and U+0400..U+047F fold.
+        let mut foldable = ClassUnicode::new([
+            ClassUnicodeRange::new('A', 'Z'),
+            ClassUnicodeRange::new('\u{400}', '\u{47F}'),
+        ]);
+        foldable.intersect(class);
+        let mut out = class.clone();
+        let chars = foldable.ranges().iter().flat_map(|r| r.start()..=r.end());
+        out.union(&ClassUnicode::new(chars.map(|c| single(fold(c)))));
+        return out;
+    }
+    let chars: Vec<char> = class
+        .ranges()
+        .iter()
+        .flat_map(|r| r.start()..=r.end())
+        .collect();
+    let (odd, plain): (Vec<char>, Vec<char>) = chars.iter().partition(|&&c| is_rare(c));
+    if plain.is_empty() {
+        return ClassUnicode::new(chars.iter().map(|&c| single(fold(c))));
+    }
+    rare.extend(odd.iter().map(|c| c.to_string().into_bytes()));
+    ClassUnicode::new(plain.iter().map(|&c| single(fold(c))))
 }
 
 /// Sub-expressions nested deeper than this are not searched for better sets (the
@@ -138,18 +276,35 @@ fn rare_variant(lit: &[u8]) -> Option<Vec<u8>> {
         // Cut inside a character at the end: the whole ones before it.
         Err(e) => std::str::from_utf8(lit.get(..e.valid_up_to())?).ok()?,
     };
-    let plain = |c: char| c.is_ascii() || ('\u{400}'..='\u{47F}').contains(&c);
     text.chars()
-        .find(|&c| !plain(c) && (c.to_lowercase().any(plain) || c.to_uppercase().any(plain)))
+        .find(|&c| is_rare(c))
         .map(|c| c.to_string().into_bytes())
 }
 
-/// Higher is a better filter: longer shortest literal (up to 8 bytes, beyond which
-/// length hardly matters), then fewer literals.
-fn score(lits: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
-    let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
-    (shortest.min(8), std::cmp::Reverse(lits.len()))
+/// A rare case variant (see [`rare_variant`]).
+fn is_rare(c: char) -> bool {
+    let plain = |c: char| c.is_ascii() || ('\u{400}'..='\u{47F}').contains(&c);
+    !plain(c) && (c.to_lowercase().any(plain) || c.to_uppercase().any(plain))
 }
+
+/// Higher is a better filter: longer shortest literal, counted as searched (Cyrillic
+/// letters one byte each, see [`crate::text::FoldedText::compact`]) up to 16 bytes,
+/// then fewer literals. Rare case variants are left out of the length: text hardly
+/// ever holds them, and values without any skip their search. Length beyond what
+/// makes a literal rare still pays: the whole word `лавров` makes the regex run where
+/// it matches, its stem `лавр` wherever `Лаврова` or `Лаврентьев` is.
+fn score(lits: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = lits
+        .iter()
+        .filter(|l| rare_variant(l).is_none())
+        .map(|l| crate::text::compact_literal(l).len())
+        .min()
+        .unwrap_or(MAX_SCORED_LEN);
+    (shortest.min(MAX_SCORED_LEN), std::cmp::Reverse(lits.len()))
+}
+
+/// Length beyond which a longer literal is not counted a better filter.
+const MAX_SCORED_LEN: usize = 16;
 
 /// One automaton over all prefiltered regexes' (folded) literals, reporting every
 /// occurrence of every literal (overlapping ones too) in a single pass over a folded
@@ -174,15 +329,18 @@ pub(super) enum LiteralAutomaton {
     Nfa(contiguous::NFA),
 }
 
-/// A Teddy searcher over a group of literals: it finds the next position where some
-/// literal of the group starts, and every literal of the group is then compared
-/// there, so overlapping occurrences and literals that share a start are all
-/// reported.
+/// A Teddy searcher over a group of literals of one length class: it finds the next
+/// position where the *head* of some literal (its first [`Packed::head`] bytes, as many
+/// as Teddy's fingerprints look at) starts, and the literals with that head are then
+/// compared there, so overlapping occurrences and literals that share a start are all
+/// reported. Searching the distinct heads keeps the groups small: `tokarov` and
+/// `tokarev` are one pattern.
 #[derive(Debug, Clone)]
 pub(super) struct Packed {
     searcher: packed::Searcher,
-    /// The group's literals, in its pattern order, each with its pattern number in
-    /// the whole set.
+    /// Length of the heads Teddy searches for.
+    head: usize,
+    /// The group's literals, sorted, each with its pattern number in the whole set.
     literals: Vec<(Vec<u8>, usize)>,
     /// All of them can only occur in a value with a character other than ASCII and
     /// basic Cyrillic.
@@ -314,15 +472,24 @@ impl Packed {
     }
 
     fn new<'a>(literals: impl IntoIterator<Item = (&'a [u8], usize)>) -> Option<Packed> {
-        let literals: Vec<(Vec<u8>, usize)> =
+        let mut literals: Vec<(Vec<u8>, usize)> =
             literals.into_iter().map(|(l, i)| (l.to_vec(), i)).collect();
+        literals.sort_unstable();
+        let head = literals
+            .iter()
+            .map(|(l, _)| l.len())
+            .min()?
+            .min(Windows::LEN);
+        let mut heads: Vec<&[u8]> = literals.iter().filter_map(|(l, _)| l.get(..head)).collect();
+        heads.dedup();
         let searcher = packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostFirst)
             .builder()
-            .extend(literals.iter().map(|(l, _)| l))
+            .extend(heads)
             .build()?;
         Some(Packed {
             searcher,
+            head,
             literals,
             rare: false,
         })
@@ -330,10 +497,16 @@ impl Packed {
 
     fn for_each_match(&self, text: &[u8], found: &mut impl FnMut(usize)) {
         let mut at = 0;
-        // Each find is the leftmost position at or after `at` where a literal starts.
+        // Each find is the leftmost position at or after `at` where a head starts.
         while let Some(m) = self.searcher.find_in(text, Span::from(at..text.len())) {
             let rest = &text[m.start()..];
-            for (l, i) in &self.literals {
+            let head = rest.get(..self.head).unwrap_or_default();
+            // The literals are sorted: those with this head are one run.
+            let first = self.literals.partition_point(|(l, _)| l.as_slice() < head);
+            for (l, i) in self.literals.iter().skip(first) {
+                if !l.starts_with(head) {
+                    break;
+                }
                 if rest.starts_with(l) {
                     found(*i);
                 }
@@ -385,12 +558,19 @@ impl Windows {
 
     fn for_each_match(&self, text: &[u8], found: &mut impl FnMut(usize)) {
         for (at, window) in text.windows(Windows::LEN).enumerate() {
-            let Some(h) = head(window) else { continue };
-            let b = bit(h);
-            if self.bits[b / 64] & (1 << (b % 64)) != 0 {
+            if let Some(h) = head(window)
+                && self.has(h)
+            {
                 self.verify(text, at, h, found);
             }
         }
+    }
+
+    /// Whether some literal may start with the 4 bytes `h`.
+    #[inline]
+    fn has(&self, h: u32) -> bool {
+        let b = bit(h);
+        self.bits[b / 64] & (1 << (b % 64)) != 0
     }
 
     #[cold]
@@ -490,7 +670,25 @@ mod tests {
     fn literal_sets() {
         let cases: &[(&str, bool, Option<&[&str]>)] = &[
             ("Kyrgyz(stan|ia)", false, Some(&["kyrgyzia", "kyrgyzstan"])),
-            ("Tokar(ov|ev)", true, Some(&["tokar", "\u{212a}"])),
+            // Folded before extraction: the whole words, not the 128 case variants cut
+            // to a prefix.
+            (
+                "Tokar(ov|ev)",
+                true,
+                Some(&["tokarev", "tokarov", "\u{212a}"]),
+            ),
+            ("Tokar(ov|ev)", false, Some(&["tokarev", "tokarov"])),
+            (
+                "Лавр(ов|ев)",
+                true,
+                Some(&["лаврев", "лавров", "\u{1c80}", "\u{1c82}"]),
+            ),
+            ("лавр(ov|ev)", true, Some(&["лаврev", "лаврov", "\u{1c80}"])),
+            // A large class gains the folded forms of its members and stays a class.
+            ("[A-Z]okarov", false, Some(&["okarov"])),
+            ("[Ѐ-Я]авров", false, Some(&["авров"])),
+            // A class of rare variants only is kept whole.
+            ("\u{212a}assym", false, Some(&["\u{212a}"])),
             ("Kassym", true, Some(&["kassym", "\u{17f}", "\u{212a}"])),
             (r"\w+ Tokarov", false, Some(&[" tokarov"])),
             ("(foo|bars)+x", false, Some(&["bars", "foo"])),

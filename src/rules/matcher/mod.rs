@@ -257,7 +257,7 @@ impl RuleSet {
         sc.order_candidates();
         let cands = std::mem::take(&mut sc.cand_list);
         let mut out = Vec::new();
-        for &r in &cands {
+        for (k, &r) in cands.iter().enumerate() {
             let Some(expr) = self.rules.get(r as usize) else {
                 continue;
             };
@@ -270,6 +270,10 @@ impl RuleSet {
                 doc,
             };
             if cx.eval(expr) {
+                // Usually one allocation: no more rules can match than are left.
+                if out.is_empty() {
+                    out.reserve_exact((cands.len() - k).min(16));
+                }
                 out.push(RuleMatch {
                     rule: r as usize,
                     matched: cx.matched(expr),

@@ -52,6 +52,8 @@ pub(super) struct Scratch {
     /// `Ctx::matched`).
     pub(super) surfaces: Vec<(u32, usize, usize)>,
     pub(super) surface_keys: String,
+    /// Where each distinct folded form ends in `surface_keys`.
+    pub(super) surface_ends: Vec<usize>,
     /// Regex term → 0 not run yet, 1 no match, 2 match.
     pub(super) regex_state: Vec<u8>,
     pub(super) regex_touched: Vec<u32>,
