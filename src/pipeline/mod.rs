@@ -198,7 +198,7 @@ impl Engine {
     }
 
     /// Carries the stored state of feeds renamed in this config over to their new names
-    /// (see [`Store::adopt_renamed_feeds`]); call before polling. A failure is logged: the
+    /// (see [`crate::store::Store::adopt_renamed_feeds`]); call before polling. A failure is logged: the
     /// renamed feeds then start over under `first_poll`.
     pub async fn adopt_renamed_feeds(&self) {
         let feeds: Vec<ConfiguredFeed> = self
