@@ -307,11 +307,7 @@ fn many_rules_applies_filter_and_reuse() {
         ..Document::default()
     };
     for _ in 0..3 {
-        let got: Vec<usize> = set
-            .matches(&doc, &|_| true)
-            .into_iter()
-            .map(|m| m.rule)
-            .collect();
+        let got: Vec<usize> = set.matching_rules(&doc);
         assert_eq!(got, [0, 2, 3, 4]);
         let odd: Vec<usize> = set
             .matches(&doc, &|r| r % 2 == 0)
@@ -350,11 +346,7 @@ fn many_candidates_come_back_in_rule_order() {
             ..Document::default()
         };
         for _ in 0..2 {
-            let got: Vec<usize> = set
-                .matches(&doc, &|_| true)
-                .into_iter()
-                .map(|m| m.rule)
-                .collect();
+            let got: Vec<usize> = set.matching_rules(&doc);
             let expect: Vec<usize> = want.iter().copied().filter(|&r| r < n).collect();
             assert_eq!(got, expect, "{n} rules");
             assert!(set.matches(&Document::default(), &|_| true).is_empty());
@@ -407,11 +399,7 @@ fn a_rare_literal_inside_a_plain_one_does_not_hide_it() {
             summary: text,
             ..Document::default()
         };
-        let got: Vec<usize> = set
-            .matches(&doc, &|_| true)
-            .iter()
-            .map(|m| m.rule)
-            .collect();
+        let got: Vec<usize> = set.matching_rules(&doc);
         assert_eq!(got, [1], "{rare} and {plain} on {text:?}");
     }
 }
@@ -452,11 +440,7 @@ fn regex_literal_prefilter() {
             summary,
             ..Document::default()
         };
-        let got: Vec<usize> = set
-            .matches(&doc, &|_| true)
-            .iter()
-            .map(|m| m.rule)
-            .collect();
+        let got: Vec<usize> = set.matching_rules(&doc);
         assert_eq!(got, want, "title {title:?}, summary {summary:?}");
         let reference: Vec<usize> = (0..queries.len())
             .filter(|&i| reference::matches(&queries[i], &doc))

@@ -229,6 +229,15 @@ impl RuleSet {
         out
     }
 
+    /// The indices of the rules that match `doc`, for tests.
+    #[cfg(test)]
+    pub(crate) fn matching_rules(&self, doc: &Document<'_>) -> Vec<usize> {
+        self.matches(doc, &|_| true)
+            .iter()
+            .map(|m| m.rule)
+            .collect()
+    }
+
     /// For benchmarks: (words scanned, occurrences recorded, candidate rules) for `doc`.
     #[doc(hidden)]
     pub fn scan_stats(&self, doc: &Document<'_>) -> (usize, usize, usize) {
