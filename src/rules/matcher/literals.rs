@@ -91,7 +91,8 @@ fn fold_hir(hir: &Hir) -> Option<(Hir, Vec<Vec<u8>>)> {
 }
 
 fn fold_node(hir: &Hir, rare: &mut Vec<Vec<u8>>, depth: usize) -> Option<Hir> {
-    // Deeper than the parser's own nesting limit: never, but not by recursion here.
+    // The parser's nesting limit keeps expressions shallower than this; the bound keeps
+    // the recursion finite whatever that limit is.
     if depth > 256 {
         return None;
     }
@@ -670,8 +671,8 @@ mod tests {
     fn literal_sets() {
         let cases: &[(&str, bool, Option<&[&str]>)] = &[
             ("Kyrgyz(stan|ia)", false, Some(&["kyrgyzia", "kyrgyzstan"])),
-            // Folded before extraction: the whole words, not the 128 case variants cut
-            // to a prefix.
+            // Folded before extraction: the whole words, not the hundreds of case
+            // variants cut to a prefix.
             (
                 "Tokar(ov|ev)",
                 true,
@@ -687,8 +688,15 @@ mod tests {
             // A large class gains the folded forms of its members and stays a class.
             ("[A-Z]okarov", false, Some(&["okarov"])),
             ("[Ѐ-Я]авров", false, Some(&["авров"])),
-            // A class of rare variants only is kept whole.
+            // A rare variant written as a literal: the character alone.
             ("\u{212a}assym", false, Some(&["\u{212a}"])),
+            // A class of rare variants only is kept whole (nothing else would be left):
+            // each is still its own literal.
+            (
+                "[\u{212a}\u{17f}]assym",
+                false,
+                Some(&["\u{17f}", "\u{212a}"]),
+            ),
             ("Kassym", true, Some(&["kassym", "\u{17f}", "\u{212a}"])),
             (r"\w+ Tokarov", false, Some(&[" tokarov"])),
             ("(foo|bars)+x", false, Some(&["bars", "foo"])),
